@@ -21,7 +21,7 @@ impl Mode {
         })
     }
 
-    /// 324/329 for rooms, 221 for yourself, 472/501/502 for changes.
+    /// 324/329 for rooms, 221 for yourself, an echo for +i/+w, 472/501/502 otherwise.
     pub fn apply(self, s: &mut Session) -> Flow {
         if self.target.starts_with('#') {
             let found = canonical_room(&self.target)
@@ -49,8 +49,15 @@ impl Mode {
         }
         if !self.target.eq_ignore_ascii_case(s.target()) {
             s.numeric("502", &[], "Can't change mode for other users");
-        } else if self.change.is_some() {
-            s.numeric("501", &[], "User modes cannot be changed on this server");
+        } else if let Some(change) = &self.change {
+            // Clients set +i on connect; invisibility is already how WHO works here.
+            if change.chars().all(|c| matches!(c, '+' | '-' | 'i' | 'w')) {
+                let prefix = s.prefix();
+                let nick = s.target().to_string();
+                s.send(line(&prefix, "MODE", &[&nick], Some(change)));
+            } else {
+                s.numeric("501", &[], "Unknown user mode: only +i and +w are accepted");
+            }
         } else {
             s.numeric("221", &[], "+");
         }
