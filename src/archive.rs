@@ -179,20 +179,24 @@ impl Writer {
             .map(|_| Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true))
             .collect();
         // Rows grouped per file, keeping acceptance order within each file.
-        let mut per_file: Vec<(String, Vec<u8>, Vec<usize>)> = Vec::new();
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        let mut per_file: Vec<(String, csv::Writer<Vec<u8>>, Vec<usize>)> = Vec::new();
         for (i, job) in batch.iter().enumerate() {
             let key = room_key(&job.room);
-            let slot = match per_file.iter().position(|(k, _, _)| *k == key) {
-                Some(slot) => slot,
-                None => {
-                    per_file.push((key, Vec::new(), Vec::new()));
-                    per_file.len() - 1
-                }
-            };
-            let (_, buf, jobs) = &mut per_file[slot];
-            append_row(buf, [&stamps[i], &job.user, &job.text]);
+            let slot = *slots.entry(key.clone()).or_insert_with(|| {
+                per_file.push((key, row_writer(), Vec::new()));
+                per_file.len() - 1
+            });
+            let (_, rows, jobs) = &mut per_file[slot];
+            // Writing to memory cannot fail.
+            rows.write_record([&stamps[i], &job.user, &job.text])
+                .expect("csv to memory");
             jobs.push(i);
         }
+        let per_file: Vec<(String, Vec<u8>, Vec<usize>)> = per_file
+            .into_iter()
+            .map(|(key, rows, jobs)| (key, rows.into_inner().expect("csv to memory"), jobs))
+            .collect();
         let mut failed: Vec<Option<String>> = vec![None; batch.len()];
         let mut ok_rows = 0u64;
         for (key, buf, jobs) in &per_file {
@@ -267,14 +271,18 @@ impl Writer {
     }
 }
 
-/// Appends one CSV record (quoted as the csv crate does) to `buf`.
-fn append_row(buf: &mut Vec<u8>, fields: [&str; 3]) {
-    let mut w = csv::WriterBuilder::new()
+/// An in-memory CSV writer quoting as the csv crate does, one per file and batch.
+fn row_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
         .has_headers(false)
-        .from_writer(std::mem::take(buf));
-    // Writing to a Vec cannot fail.
+        .from_writer(Vec::new())
+}
+
+/// Appends one CSV record to `buf`.
+fn append_row(buf: &mut Vec<u8>, fields: [&str; 3]) {
+    let mut w = row_writer();
     w.write_record(fields).expect("csv to memory");
-    *buf = w.into_inner().expect("csv to memory");
+    buf.extend_from_slice(&w.into_inner().expect("csv to memory"));
 }
 
 /// Cuts a torn last row (no final newline, left by a crash) from every archive in `dir`.

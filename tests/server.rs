@@ -510,22 +510,24 @@ fn idle_clients_are_pinged_and_dropped_and_unregistered_ones_time_out() {
     b.expect(" 366 ");
     a.send("JOIN #r");
     a.expect(" 366 ");
-    // ben answers pings and stays; ann ignores them and is dropped.
+    // ben answers pings (on his own thread, at once) and stays; ann ignores them and is dropped.
+    let ben = std::thread::spawn(move || {
+        loop {
+            let line = b.next_line().expect("ben stays connected");
+            if line.starts_with("PING ") {
+                b.send("PONG :linechat");
+            }
+            if line.contains(" QUIT ") {
+                return line;
+            }
+        }
+    });
     assert_eq!(a.expect("PING"), "PING :linechat");
     assert_eq!(
         a.read_to_close().last().unwrap(),
         "ERROR :Closing link: ping timeout"
     );
-    loop {
-        let line = b.next_line().expect("ben stays connected");
-        if line.starts_with("PING ") {
-            b.send("PONG :linechat");
-        }
-        if line.contains(" QUIT ") {
-            assert_eq!(line, ":ann!ann@127.0.0.1 QUIT :Ping timeout");
-            break;
-        }
-    }
+    assert_eq!(ben.join().unwrap(), ":ann!ann@127.0.0.1 QUIT :Ping timeout");
 }
 
 #[test]
