@@ -12,3 +12,5 @@ pub mod outbox;
 pub mod server;
 pub mod session;
 pub mod state;
+pub mod systemd;
+pub mod tls;
