@@ -2,12 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use clap::Parser;
 use linechat::config::{Args, Settings};
-use linechat::server::{Listener, Server};
-use tokio::net::TcpListener;
-use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -27,8 +23,16 @@ fn main() -> ExitCode {
         }
     };
     if check {
-        println!("configuration is valid");
-        return ExitCode::SUCCESS;
+        return match linechat::service::check_config(&settings) {
+            Ok(()) => {
+                println!("configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("chat-server: {e:#}");
+                ExitCode::from(2)
+            }
+        };
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -37,40 +41,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(settings)) {
+    match runtime.block_on(linechat::service::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat-server: {e:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let mut listeners = Vec::new();
-    for addr in &settings.listen {
-        let tcp = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
-        tracing::info!("listening on {} (plain)", tcp.local_addr()?);
-        listeners.push(Listener::plain(tcp));
-    }
-    let server = Server::new(settings)?;
-    let archive = server.archive();
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    tokio::spawn(async move {
-        while hangup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reopening archive files");
-            archive.reopen();
-        }
-    });
-    let shutdown = async move {
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
-            _ = interrupt.recv() => tracing::info!("SIGINT received"),
-        }
-    };
-    server.run(listeners, shutdown).await
 }

@@ -31,7 +31,7 @@ pub struct Args {
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
-    /// Validate the configuration (and TLS files) and exit: 0 when valid, 1 with the problem.
+    /// Validate the configuration (and read the TLS files) and exit: 0 when valid, 2 with the problem.
     #[arg(long)]
     #[serde(skip)]
     pub check_config: bool,
@@ -190,6 +190,9 @@ impl Settings {
         let tls_key = pick!(tls_key);
         if !tls_listen.is_empty() && (tls_cert.is_none() || tls_key.is_none()) {
             bail!("--tls-listen needs both --tls-cert and --tls-key");
+        }
+        if tls_cert.is_some() != tls_key.is_some() {
+            bail!("--tls-cert and --tls-key must be given together");
         }
         if listen.is_empty() && tls_listen.is_empty() {
             bail!("no listener: give --listen or --tls-listen");

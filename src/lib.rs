@@ -10,6 +10,7 @@ pub mod message;
 pub mod names;
 pub mod outbox;
 pub mod server;
+pub mod service;
 pub mod session;
 pub mod state;
 pub mod systemd;

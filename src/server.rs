@@ -8,8 +8,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast};
 use tokio_util::task::TaskTracker;
 
@@ -122,8 +122,19 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "refused: server full");
-            if listener.tls.is_none() {
-                tokio::spawn(refuse(stream));
+            match &listener.tls {
+                None => {
+                    tokio::spawn(refuse(stream));
+                }
+                Some(acceptor) => {
+                    let handshake = acceptor.accept(stream);
+                    let timeout = ctx.settings.handshake_timeout;
+                    tokio::spawn(async move {
+                        if let Ok(Ok(stream)) = tokio::time::timeout(timeout, handshake).await {
+                            refuse(stream).await;
+                        }
+                    });
+                }
             }
             continue;
         };
@@ -138,20 +149,22 @@ async fn accept_loop(
                     crate::session::run(stream, peer, ctx, shutdown).await;
                 }
                 Some(acceptor) => {
+                    let mut shutdown = shutdown;
                     let timeout = ctx.settings.handshake_timeout;
-                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                    // A client that never finishes its handshake holds a slot until the
+                    // timeout, and must not hold up shutdown either.
+                    let handshake = tokio::select! {
+                        done = tokio::time::timeout(timeout, acceptor.accept(stream)) => done,
+                        _ = shutdown.recv() => return,
+                    };
+                    match handshake {
                         Ok(Ok(tls_stream)) => {
-                            let version = tls_stream
-                                .get_ref()
-                                .1
-                                .protocol_version()
-                                .and_then(|v| v.as_str())
-                                .unwrap_or("unknown");
+                            let version = crate::tls::protocol_name(&tls_stream);
                             tracing::info!(%peer, transport = "tls", tls_version = version, "connected");
                             crate::session::run(tls_stream, peer, ctx, shutdown).await;
                         }
                         Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                        Err(_) => tracing::info!(%peer, "TLS handshake timed out; dropped"),
                     }
                 }
             }
@@ -159,7 +172,7 @@ async fn accept_loop(
     }
 }
 
-async fn refuse(mut stream: TcpStream) {
+async fn refuse<S: AsyncWrite + Unpin>(mut stream: S) {
     let _ = stream
         .write_all(b"ERROR :Server is full, try again later\r\n")
         .await;

@@ -2,15 +2,15 @@
 //! certificates made by rcgen in temporary directories, reloads while connections stay up,
 //! and every broken-file case reported with the file's name.
 
-mod certs;
+mod tls_support;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certs::TestCa;
 use linechat::tls::{ReloadableTls, TlsError};
 use rustls::pki_types::{CertificateDer, ServerName};
+use tls_support::TestCa;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;

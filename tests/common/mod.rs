@@ -66,13 +66,25 @@ impl TestServer {
 
     /// Starts a server whose archives live in `log_dir`.
     pub fn start_in(log_dir: &Path, args: &[&str]) -> TestServer {
+        TestServer::spawn(TestServer::command(log_dir, args), log_dir)
+    }
+
+    /// The command line `start_in` runs, for a test that adds environment (NOTIFY_SOCKET)
+    /// before handing it to [`TestServer::spawn`].
+    pub fn command(log_dir: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-server"));
         cmd.arg("--log-dir").arg(log_dir);
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
-        cmd.args(args)
-            .env("RUST_LOG", "info")
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs `cmd` (which must start a chat-server archiving to `log_dir`) and waits until it
+    /// logs its first listening address.
+    pub fn spawn(mut cmd: Command, log_dir: &Path) -> TestServer {
+        cmd.env("RUST_LOG", "info")
             .env_remove("LINECHAT_PASSWORD")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
