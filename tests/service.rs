@@ -416,3 +416,34 @@ fn sockets_passed_by_systemd_are_served_plain_and_tls_by_name() {
     p.expect(" 366 ");
     t.expect("plain!plain@127.0.0.1 JOIN #a");
 }
+
+#[test]
+fn the_shipped_example_config_is_valid_with_every_setting_uncommented() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/linechat.toml");
+    let (code, stdout, stderr) =
+        run_to_exit(&["--config", path.to_str().unwrap(), "--check-config"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+
+    // Uncommenting any documented setting must not produce an unknown key or a bad value.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut uncommented = String::new();
+    let mut count = 0;
+    for line in text.lines() {
+        match line.strip_prefix('#') {
+            Some(setting) if setting.contains(" = ") && !setting.starts_with(' ') => {
+                uncommented.push_str(setting);
+                count += 1;
+            }
+            _ => uncommented.push_str(line),
+        }
+        uncommented.push('\n');
+    }
+    assert!(
+        count >= 10,
+        "expected the settings commented out, found {count}"
+    );
+    let args: linechat::config::Args = toml::from_str(&uncommented)
+        .unwrap_or_else(|e| panic!("uncommented example config is invalid: {e}"));
+    assert_eq!(args.handshake_timeout, Some(10));
+    assert!(args.tls_cert.is_some() && args.tls_key.is_some());
+}
