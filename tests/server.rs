@@ -166,7 +166,7 @@ fn private_messages_reach_one_nick_and_are_not_archived() {
     a.send("NOTICE BEN case-insensitive");
     assert_eq!(
         b.expect("NOTICE"),
-        ":ann!ann@127.0.0.1 NOTICE BEN :case-insensitive"
+        ":ann!ann@127.0.0.1 NOTICE ben :case-insensitive"
     );
     a.send("MSG nobody hello");
     assert_eq!(
@@ -669,4 +669,33 @@ fn sigkill_under_traffic_loses_no_message_anyone_saw() {
 
 fn c_writer(c: &Client) -> &std::net::TcpStream {
     c.writer()
+}
+
+#[test]
+fn sigterm_tells_every_client_flushes_the_archive_and_exits_zero() {
+    let mut server = TestServer::start(&[]);
+    let mut a = server.client("ann");
+    let mut b = server.client("ben");
+    a.send("JOIN #r");
+    a.expect(" 366 ");
+    b.send("JOIN #r");
+    b.expect(" 366 ");
+    for i in 0..50 {
+        a.send(&format!("MSG #r accepted {i}"));
+    }
+    // The last one was accepted once ben has it.
+    b.expect("accepted 49");
+    server.signal(libc::SIGTERM);
+    assert_eq!(
+        a.read_to_close().last().unwrap(),
+        "ERROR :Server shutting down"
+    );
+    assert_eq!(
+        b.read_to_close().last().unwrap(),
+        "ERROR :Server shutting down"
+    );
+    assert_eq!(server.wait(), Some(0));
+    let rows = read_archive(&server.archive("history_r.csv"));
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[49].2, "accepted 49");
 }
