@@ -2,7 +2,8 @@
 //!
 //! Reports figures (throughput, delivery latency percentiles, archive rows); asserts only
 //! that nothing was lost. Run with `cargo bench --bench load` (optionally
-//! `-- CLIENTS ROOMS MESSAGES_PER_CLIENT`). Loopback only.
+//! `-- CLIENTS ROOMS MESSAGES_PER_CLIENT RATE`, RATE in messages per second per client, 0 for
+//! as fast as possible). Loopback only.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ fn main() {
     let clients = *args.first().unwrap_or(&200);
     let rooms = *args.get(1).unwrap_or(&10);
     let per_client = *args.get(2).unwrap_or(&200);
+    let rate = *args.get(3).unwrap_or(&0);
     let tmp = tempfile::tempdir().unwrap();
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
         .args([
@@ -45,7 +47,7 @@ fn main() {
         }
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (elapsed, hist, delivered) = rt.block_on(run(&addr, clients, rooms, per_client));
+    let (elapsed, hist, delivered) = rt.block_on(run(&addr, clients, rooms, per_client, rate));
     let sent = clients * per_client;
     let expected_deliveries: usize = (0..rooms)
         .map(|r| {
@@ -65,7 +67,12 @@ fn main() {
                 - 1
         })
         .sum();
-    println!("clients {clients}, rooms {rooms}, messages per client {per_client}");
+    let pace = if rate == 0 {
+        "as fast as possible".to_string()
+    } else {
+        format!("{rate}/s each")
+    };
+    println!("clients {clients}, rooms {rooms}, messages per client {per_client} ({pace})");
     println!(
         "accepted {sent} messages in {:.2} s: {:.0} messages/s, {:.0} deliveries/s",
         elapsed.as_secs_f64(),
@@ -88,6 +95,7 @@ async fn run(
     clients: usize,
     rooms: usize,
     per_client: usize,
+    rate: usize,
 ) -> (Duration, Histogram<u64>, usize) {
     let base = Instant::now();
     let joined = Arc::new(Barrier::new(clients + 1));
@@ -128,7 +136,12 @@ async fn run(
                 }
                 (hist, got)
             });
+            let mut tick = (rate > 0)
+                .then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64)));
             for _ in 0..per_client {
+                if let Some(tick) = tick.as_mut() {
+                    tick.tick().await;
+                }
                 let now = base.elapsed().as_micros();
                 w.write_all(format!("PRIVMSG {room} :load test message {now}\r\n").as_bytes())
                     .await
