@@ -699,3 +699,33 @@ fn sigterm_tells_every_client_flushes_the_archive_and_exits_zero() {
     assert_eq!(rows.len(), 50);
     assert_eq!(rows[49].2, "accepted 49");
 }
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_at_its_sendq_and_others_carry_on() {
+    let server = TestServer::start(&["--sendq-bytes", "65536"]);
+    let mut stuck = server.client("stuck");
+    stuck.send("JOIN #r");
+    stuck.expect(" 366 ");
+    let mut talker = server.client("talker");
+    talker.send("JOIN #r");
+    talker.expect(" 366 ");
+    // Far more than the kernel's socket buffers plus the sendq can hold for `stuck`.
+    let text = "z".repeat(400);
+    let mut sent = 0;
+    let quit_seen = loop {
+        for _ in 0..1000 {
+            talker.send(&format!("PRIVMSG #r :{text}"));
+        }
+        sent += 1000;
+        // Each PING round trip also proves the talker is still served.
+        let lines = talker.sync();
+        if let Some(q) = lines.iter().find(|l| l.contains(" QUIT ")) {
+            break q.clone();
+        }
+        assert!(sent < 200_000, "stuck client never hit its sendq");
+    };
+    assert_eq!(quit_seen, ":stuck!stuck@127.0.0.1 QUIT :SendQ exceeded");
+    let tail = stuck.read_to_close();
+    assert_eq!(tail.last().unwrap(), "ERROR :SendQ exceeded");
+    server.log.wait_for("SendQ exceeded");
+}
