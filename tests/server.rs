@@ -187,13 +187,7 @@ fn private_messages_reach_one_nick_and_are_not_archived() {
 #[test]
 fn nick_changes_are_announced_and_checked() {
     let server = TestServer::start(&[]);
-    let mut a = server.client("ann");
-    let mut b = server.client("ben");
-    a.send("JOIN #r");
-    a.expect(" 366 ");
-    b.send("JOIN #r");
-    b.expect(" 366 ");
-    a.expect("JOIN #r");
+    let [mut a, mut b] = server.members("#r", ["ann", "ben"]);
     a.send("NICK annie");
     assert_eq!(a.expect(" NICK "), ":ann!ann@127.0.0.1 NICK :annie");
     assert_eq!(b.expect(" NICK "), ":ann!ann@127.0.0.1 NICK :annie");
@@ -310,13 +304,7 @@ fn quit_and_part_are_seen_by_the_room() {
 #[test]
 fn bad_input_gets_clear_errors_and_the_connection_survives() {
     let server = TestServer::start(&["--max-line-bytes", "100"]);
-    let mut a = server.client("ann");
-    let mut b = server.client("ben");
-    a.send("JOIN #r");
-    a.expect(" 366 ");
-    b.send("JOIN #r");
-    b.expect(" 366 ");
-    a.expect(" JOIN ");
+    let [mut a, mut b] = server.members("#r", ["ann", "ben"]);
 
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (
@@ -398,12 +386,7 @@ fn bad_input_gets_clear_errors_and_the_connection_survives() {
 #[test]
 fn archive_round_trips_commas_quotes_and_japanese() {
     let server = TestServer::start(&[]);
-    let mut a = server.client("ann");
-    let mut b = server.client("ben");
-    a.send("JOIN #開発");
-    a.expect(" 366 ");
-    b.send("JOIN #開発");
-    b.expect(" 366 ");
+    let [mut a, mut b] = server.members("#開発", ["ann", "ben"]);
     let texts = [
         "hello, world",
         "she said \"hi\", then left",
@@ -674,12 +657,7 @@ fn c_writer(c: &Client) -> &std::net::TcpStream {
 #[test]
 fn sigterm_tells_every_client_flushes_the_archive_and_exits_zero() {
     let mut server = TestServer::start(&[]);
-    let mut a = server.client("ann");
-    let mut b = server.client("ben");
-    a.send("JOIN #r");
-    a.expect(" 366 ");
-    b.send("JOIN #r");
-    b.expect(" 366 ");
+    let [mut a, mut b] = server.members("#r", ["ann", "ben"]);
     for i in 0..50 {
         a.send(&format!("MSG #r accepted {i}"));
     }
@@ -703,12 +681,7 @@ fn sigterm_tells_every_client_flushes_the_archive_and_exits_zero() {
 #[test]
 fn a_client_that_stops_reading_is_dropped_at_its_sendq_and_others_carry_on() {
     let server = TestServer::start(&["--sendq-bytes", "65536"]);
-    let mut stuck = server.client("stuck");
-    stuck.send("JOIN #r");
-    stuck.expect(" 366 ");
-    let mut talker = server.client("talker");
-    talker.send("JOIN #r");
-    talker.expect(" 366 ");
+    let [mut stuck, mut talker] = server.members("#r", ["stuck", "talker"]);
     // Far more than the kernel's socket buffers plus the sendq can hold for `stuck`.
     let text = "z".repeat(400);
     let mut sent = 0;

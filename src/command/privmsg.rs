@@ -41,11 +41,7 @@ impl Privmsg {
             .ok_or_else(|| Reject::new("412", &[], "No text to send"))?;
         Ok(Privmsg {
             command,
-            targets: targets
-                .split(',')
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
+            targets: super::comma_list(targets),
             text: text.clone(),
         })
     }
