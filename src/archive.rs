@@ -51,6 +51,8 @@ struct Job {
 enum Request {
     Append(Job),
     Reopen,
+    /// Write what came before, then stop: sent once every session has ended.
+    Close,
 }
 
 /// Handle to the archive writer; clones share it.
@@ -61,13 +63,18 @@ pub struct Archive {
     dir: PathBuf,
 }
 
-/// Joins the writer thread once every [`Archive`] handle is gone.
-pub struct ArchiveWriter(JoinHandle<()>);
+/// Stops the writer thread at shutdown, whatever handles (signal tasks, the indexer) remain.
+pub struct ArchiveWriter {
+    thread: JoinHandle<()>,
+    tx: mpsc::Sender<Request>,
+}
 
 impl ArchiveWriter {
-    /// Waits for the writer to finish everything queued and close its files.
-    pub async fn join(self) {
-        let _ = tokio::task::spawn_blocking(move || self.0.join()).await;
+    /// Writes everything queued so far, closes the files and waits for the thread to end.
+    /// Appends queued afterwards fail with [`ArchiveError::Closed`].
+    pub async fn close(self) {
+        let _ = self.tx.send(Request::Close).await;
+        let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
     }
 }
 
@@ -88,11 +95,11 @@ impl Archive {
             .spawn(move || writer.run(rx))?;
         Ok((
             Archive {
-                tx,
+                tx: tx.clone(),
                 written,
                 dir: dir.to_path_buf(),
             },
-            ArchiveWriter(handle),
+            ArchiveWriter { thread: handle, tx },
         ))
     }
 
@@ -160,6 +167,10 @@ impl Writer {
                         self.write_batch(&mut batch);
                         self.files.clear();
                         tracing::info!("archive files reopened");
+                    }
+                    Request::Close => {
+                        self.write_batch(&mut batch);
+                        return;
                     }
                 }
                 if batch.len() < MAX_BATCH {

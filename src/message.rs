@@ -9,7 +9,7 @@ use bytes::Bytes;
 /// A parsed client line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
-    /// The command, upper-cased (`MSG` is kept as typed; the dispatcher aliases it).
+    /// The command, upper-cased (`MSG` stays `MSG`; the dispatcher aliases it to PRIVMSG).
     pub command: String,
     /// Parameters in order; for free-text commands the text is the last one.
     pub params: Vec<String>,

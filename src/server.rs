@@ -89,9 +89,7 @@ impl Server {
         accepting.wait().await;
         sessions.close();
         sessions.wait().await;
-        let Server { ctx, writer } = self;
-        drop(ctx);
-        writer.join().await;
+        self.writer.close().await;
         tracing::info!("archive closed; bye");
         Ok(())
     }

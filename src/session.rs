@@ -212,7 +212,7 @@ where
     let (reader, writer) = tokio::io::split(stream);
     let (outbox, rx) = Outbox::new(ctx.settings.sendq_bytes);
     let writer = tokio::spawn(write_loop(writer, rx));
-    let host = peer.ip().to_string();
+    let host = display_host(peer);
     let id = ctx.state.connect(host.clone(), outbox.clone());
     let mut lines = FramedRead::new(reader, LineCodec::new(ctx.settings.max_line_bytes));
     let mut session = Session {
@@ -265,7 +265,8 @@ where
             _ = sleep_until(grace.unwrap_or_else(Instant::now)), if grace.is_some() => {
                 grace = None;
                 if let Some(reason) = session.try_register(true) {
-                    outbox.send_final(line("", "ERROR", &[], Some(&reason)));
+                    let text = format!("Closing link: {} ({reason})", session.target());
+                    outbox.send_final(line("", "ERROR", &[], Some(&text)));
                     break reason;
                 }
             }
@@ -273,7 +274,7 @@ where
                 outbox.send_final(line("", "ERROR", &[], Some("Closing link: registration timed out")));
                 break "Registration timed out".into();
             }
-            _ = sleep_until(ping_deadline) => {
+            _ = sleep_until(ping_deadline), if session.registered => {
                 if awaiting_pong {
                     outbox.send_final(line("", "ERROR", &[], Some("Closing link: ping timeout")));
                     break "Ping timeout".into();
@@ -296,6 +297,17 @@ where
         .is_err()
     {
         writer.abort();
+    }
+}
+
+/// The host part of `nick!user@host`: an IPv6 address like `::1` is written `0::1`, as
+/// IRC servers do, so it can never be read as a trailing parameter.
+fn display_host(peer: SocketAddr) -> String {
+    let ip = peer.ip().to_canonical().to_string();
+    if ip.starts_with(':') {
+        format!("0{ip}")
+    } else {
+        ip
     }
 }
 

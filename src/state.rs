@@ -360,11 +360,15 @@ impl State {
         Ok(client.away.clone())
     }
 
-    /// The nick of the client currently using `nick` as spelled when it was set.
+    /// The nick of the registered client using `nick`, spelled as it was set.
     pub fn nick_display(&self, nick: &str) -> Option<String> {
         let inner = self.lock();
         let id = inner.nicks.get(&nick_key(nick))?;
-        inner.clients.get(id).and_then(|c| c.nick.clone())
+        inner
+            .clients
+            .get(id)
+            .filter(|c| c.registered)
+            .and_then(|c| c.nick.clone())
     }
 
     /// Display name and member nicks of a room.

@@ -166,7 +166,7 @@ fn private_messages_reach_one_nick_and_are_not_archived() {
     a.send("NOTICE BEN case-insensitive");
     assert_eq!(
         b.expect("NOTICE"),
-        ":ann!ann@127.0.0.1 NOTICE BEN :case-insensitive"
+        ":ann!ann@127.0.0.1 NOTICE ben :case-insensitive"
     );
     a.send("MSG nobody hello");
     assert_eq!(
@@ -187,13 +187,7 @@ fn private_messages_reach_one_nick_and_are_not_archived() {
 #[test]
 fn nick_changes_are_announced_and_checked() {
     let server = TestServer::start(&[]);
-    let mut a = server.client("ann");
-    let mut b = server.client("ben");
-    a.send("JOIN #r");
-    a.expect(" 366 ");
-    b.send("JOIN #r");
-    b.expect(" 366 ");
-    a.expect("JOIN #r");
+    let [mut a, mut b] = server.members("#r", ["ann", "ben"]);
     a.send("NICK annie");
     assert_eq!(a.expect(" NICK "), ":ann!ann@127.0.0.1 NICK :annie");
     assert_eq!(b.expect(" NICK "), ":ann!ann@127.0.0.1 NICK :annie");
@@ -310,13 +304,7 @@ fn quit_and_part_are_seen_by_the_room() {
 #[test]
 fn bad_input_gets_clear_errors_and_the_connection_survives() {
     let server = TestServer::start(&["--max-line-bytes", "100"]);
-    let mut a = server.client("ann");
-    let mut b = server.client("ben");
-    a.send("JOIN #r");
-    a.expect(" 366 ");
-    b.send("JOIN #r");
-    b.expect(" 366 ");
-    a.expect(" JOIN ");
+    let [mut a, mut b] = server.members("#r", ["ann", "ben"]);
 
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (
@@ -398,12 +386,7 @@ fn bad_input_gets_clear_errors_and_the_connection_survives() {
 #[test]
 fn archive_round_trips_commas_quotes_and_japanese() {
     let server = TestServer::start(&[]);
-    let mut a = server.client("ann");
-    let mut b = server.client("ben");
-    a.send("JOIN #開発");
-    a.expect(" 366 ");
-    b.send("JOIN #開発");
-    b.expect(" 366 ");
+    let [mut a, mut b] = server.members("#開発", ["ann", "ben"]);
     let texts = [
         "hello, world",
         "she said \"hi\", then left",
@@ -669,4 +652,53 @@ fn sigkill_under_traffic_loses_no_message_anyone_saw() {
 
 fn c_writer(c: &Client) -> &std::net::TcpStream {
     c.writer()
+}
+
+#[test]
+fn sigterm_tells_every_client_flushes_the_archive_and_exits_zero() {
+    let mut server = TestServer::start(&[]);
+    let [mut a, mut b] = server.members("#r", ["ann", "ben"]);
+    for i in 0..50 {
+        a.send(&format!("MSG #r accepted {i}"));
+    }
+    // The last one was accepted once ben has it.
+    b.expect("accepted 49");
+    server.signal(libc::SIGTERM);
+    assert_eq!(
+        a.read_to_close().last().unwrap(),
+        "ERROR :Server shutting down"
+    );
+    assert_eq!(
+        b.read_to_close().last().unwrap(),
+        "ERROR :Server shutting down"
+    );
+    assert_eq!(server.wait(), Some(0));
+    let rows = read_archive(&server.archive("history_r.csv"));
+    assert_eq!(rows.len(), 50);
+    assert_eq!(rows[49].2, "accepted 49");
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped_at_its_sendq_and_others_carry_on() {
+    let server = TestServer::start(&["--sendq-bytes", "65536"]);
+    let [mut stuck, mut talker] = server.members("#r", ["stuck", "talker"]);
+    // Far more than the kernel's socket buffers plus the sendq can hold for `stuck`.
+    let text = "z".repeat(400);
+    let mut sent = 0;
+    let quit_seen = loop {
+        for _ in 0..1000 {
+            talker.send(&format!("PRIVMSG #r :{text}"));
+        }
+        sent += 1000;
+        // Each PING round trip also proves the talker is still served.
+        let lines = talker.sync();
+        if let Some(q) = lines.iter().find(|l| l.contains(" QUIT ")) {
+            break q.clone();
+        }
+        assert!(sent < 200_000, "stuck client never hit its sendq");
+    };
+    assert_eq!(quit_seen, ":stuck!stuck@127.0.0.1 QUIT :SendQ exceeded");
+    let tail = stuck.read_to_close();
+    assert_eq!(tail.last().unwrap(), "ERROR :SendQ exceeded");
+    server.log.wait_for("SendQ exceeded");
 }

@@ -15,11 +15,7 @@ impl Join {
     pub fn parse_frames(msg: &Message) -> Result<Join, Reject> {
         let list = required(msg, 0, "JOIN <#room>[,<#room>...]")?;
         Ok(Join {
-            rooms: list
-                .split(',')
-                .filter(|r| !r.is_empty())
-                .map(str::to_string)
-                .collect(),
+            rooms: super::comma_list(list),
         })
     }
 

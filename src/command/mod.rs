@@ -181,3 +181,11 @@ fn required<'a>(msg: &'a Message, index: usize, usage: &str) -> Result<&'a str, 
         .filter(|p| !p.is_empty())
         .ok_or_else(|| Reject::need_more_params(&msg.command, usage))
 }
+
+/// The non-empty items of a comma-separated target list (`#a,#b`).
+fn comma_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}

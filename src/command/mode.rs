@@ -35,7 +35,7 @@ impl Mode {
                 None => {
                     let server = &s.ctx.settings.server_name;
                     let created = created.to_string();
-                    s.send(line(server, "324", &[s.target(), &room, "+nt"], None));
+                    s.send(line(server, "324", &[s.target(), &room, "+n"], None));
                     s.send(line(server, "329", &[s.target(), &room, &created], None));
                 }
                 Some("b") | Some("+b") => s.numeric("368", &[&room], "End of room ban list"),

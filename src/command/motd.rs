@@ -61,7 +61,7 @@ pub fn welcome(s: &Session) {
     s.send(line(
         &server,
         "004",
-        &[&nick, &server, version, "i", "nt"],
+        &[&nick, &server, version, "iw", "n"],
         None,
     ));
     let isupport = [
@@ -72,7 +72,7 @@ pub fn welcome(s: &Session) {
         format!("TOPICLEN={}", super::topic::TOPIC_LEN),
         "NETWORK=linechat".to_string(),
         "PREFIX=()".to_string(),
-        "CHANMODES=,,,nt".to_string(),
+        "CHANMODES=,,,n".to_string(),
     ];
     let isupport: Vec<&str> = isupport.iter().map(String::as_str).collect();
     s.numeric("005", &isupport, "are supported by this server");

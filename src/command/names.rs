@@ -20,12 +20,7 @@ impl Names {
             rooms: msg
                 .params
                 .first()
-                .map(|l| {
-                    l.split(',')
-                        .filter(|r| !r.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
+                .map(|l| super::comma_list(l))
                 .unwrap_or_default(),
         })
     }

@@ -17,11 +17,7 @@ impl Part {
     pub fn parse_frames(msg: &Message) -> Result<Part, Reject> {
         let list = required(msg, 0, "PART <#room>[,<#room>...] [reason]")?;
         Ok(Part {
-            rooms: list
-                .split(',')
-                .filter(|r| !r.is_empty())
-                .map(str::to_string)
-                .collect(),
+            rooms: super::comma_list(list),
             reason: msg.params.get(1).filter(|r| !r.is_empty()).cloned(),
         })
     }

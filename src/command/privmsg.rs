@@ -41,11 +41,7 @@ impl Privmsg {
             .ok_or_else(|| Reject::new("412", &[], "No text to send"))?;
         Ok(Privmsg {
             command,
-            targets: targets
-                .split(',')
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect(),
+            targets: super::comma_list(targets),
             text: text.clone(),
         })
     }
@@ -121,14 +117,13 @@ impl Privmsg {
     }
 
     fn to_nick(&self, s: &Session, prefix: &str, target: &str) {
-        let msg = line(prefix, self.command, &[target], Some(&self.text));
-        match s.ctx.state.deliver_to_nick(target, &msg) {
+        let Some(nick) = s.ctx.state.nick_display(target) else {
+            s.numeric("401", &[target], "No such nick or room");
+            return;
+        };
+        let msg = line(prefix, self.command, &[&nick], Some(&self.text));
+        match s.ctx.state.deliver_to_nick(&nick, &msg) {
             Ok(Some(away)) if self.command == "PRIVMSG" => {
-                let nick = s
-                    .ctx
-                    .state
-                    .nick_display(target)
-                    .unwrap_or_else(|| target.to_string());
                 s.numeric("301", &[&nick], &away);
             }
             Ok(_) => {}

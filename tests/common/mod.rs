@@ -134,6 +134,25 @@ impl TestServer {
         c
     }
 
+    /// Registers each nick and joins it to `room`, in order; on return every client has
+    /// read its welcome, its names list and the JOINs of those after it.
+    pub fn members<const N: usize>(&self, room: &str, nicks: [&str; N]) -> [Client; N] {
+        let mut clients: Vec<Client> = Vec::with_capacity(N);
+        for nick in nicks {
+            let mut c = self.client(nick);
+            c.send(&format!("JOIN {room}"));
+            c.expect(" 366 ");
+            for earlier in clients.iter_mut() {
+                earlier.expect(&format!(":{nick}!"));
+            }
+            clients.push(c);
+        }
+        match clients.try_into() {
+            Ok(array) => array,
+            Err(_) => unreachable!("one client per nick"),
+        }
+    }
+
     /// Sends a signal to the server process.
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) on our own child's pid.
