@@ -78,8 +78,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             _ = interrupt.recv() => tracing::info!("SIGINT received"),
         }
         systemd::stopping();
-        // The reloader holds an archive handle; the archive closes only once every handle
-        // is gone, so it must end before the server waits for the archive.
+        // No reload may start once the goodbye has begun; this also drops its archive handle.
         reloader.abort();
     };
     server.run(listeners, shutdown).await
