@@ -2,3 +2,4 @@
 //! keeping every room's history as CSV and searching it with tantivy.
 
 pub mod names;
+pub mod search;
