@@ -165,7 +165,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let stdout = std::io::stdout();
             let highlight = stdout.is_terminal();
             let mut out = stdout.lock();
-            cli::query(&q.dirs.index_dir(), &req, format, highlight, &mut out, stderr)?;
+            cli::query(
+                &q.dirs.index_dir(),
+                &req,
+                format,
+                highlight,
+                &mut out,
+                stderr,
+            )?;
             out.flush()?;
         }
         Command::Stats { dirs, tz } => {

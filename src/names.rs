@@ -153,7 +153,10 @@ mod tests {
         for room in ["#general", "#../etc", "#a%2f", "#開発", "#a.b-c_d"] {
             assert_eq!(room_from_file_name(&archive_file_name(room)).unwrap(), room);
         }
-        assert_eq!(room_from_file_name("history_general.csv").unwrap(), "#general");
+        assert_eq!(
+            room_from_file_name("history_general.csv").unwrap(),
+            "#general"
+        );
         assert_eq!(room_from_file_name("other.csv"), None);
         assert_eq!(room_from_file_name("history_%ZZ.csv"), None);
     }

@@ -197,7 +197,7 @@ pub fn query_tokens(text: &str) -> Vec<(usize, String)> {
 pub fn highlight_ranges(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
     let mut ranges: Vec<(usize, usize)> = tokenize(text, true)
         .into_iter()
-        .filter(|t| terms.iter().any(|w| *w == t.text))
+        .filter(|t| terms.contains(&t.text))
         .map(|t| (t.offset_from, t.offset_to))
         .collect();
     ranges.sort_unstable();
@@ -233,7 +233,10 @@ mod tests {
     fn latin_words_are_lowercased_without_stemming() {
         let q = query_tokens("The Deploy-2 is DONE, deployed!");
         assert_eq!(texts(&q), ["the", "deploy", "2", "is", "done", "deployed"]);
-        assert_eq!(q.iter().map(|(p, _)| *p).collect::<Vec<_>>(), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            q.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5]
+        );
         assert_eq!(texts(&query_tokens("Ünïcode café")), ["ünïcode", "café"]);
     }
 
@@ -242,7 +245,9 @@ mod tests {
         let q = query_tokens("明日デプロイします");
         assert_eq!(
             texts(&q),
-            ["明日", "日デ", "デプ", "プロ", "ロイ", "イし", "しま", "ます"]
+            [
+                "明日", "日デ", "デプ", "プロ", "ロイ", "イし", "しま", "ます"
+            ]
         );
         assert_eq!(texts(&query_tokens("猫")), ["猫"]);
         assert_eq!(texts(&query_tokens("開発")), ["開発"]);
@@ -283,9 +288,10 @@ mod tests {
 
     #[test]
     fn punctuation_separates_and_long_tokens_are_dropped() {
-        assert_eq!(texts(&query_tokens("「こんにちは」、世界！")), [
-            "こん", "んに", "にち", "ちは", "世界"
-        ]);
+        assert_eq!(
+            texts(&query_tokens("「こんにちは」、世界！")),
+            ["こん", "んに", "にち", "ちは", "世界"]
+        );
         assert!(query_tokens(&"x".repeat(MAX_TOKEN_BYTES + 1)).is_empty());
         assert!(query_tokens("!!! ... ---").is_empty());
     }

@@ -47,7 +47,12 @@ impl IndexSummary {
 
 /// `chat-search index`: adds the archives' new complete rows to the index (creating it),
 /// printing malformed rows and file notes to `diag` (stderr) as `path:line: reason`.
-pub fn index(log_dir: &Path, index_dir: &Path, progress: bool, diag: &mut dyn Write) -> Result<IndexSummary> {
+pub fn index(
+    log_dir: &Path,
+    index_dir: &Path,
+    progress: bool,
+    diag: &mut dyn Write,
+) -> Result<IndexSummary> {
     let started = Instant::now();
     if !log_dir.is_dir() {
         bail!("log directory {} does not exist", log_dir.display());
@@ -56,8 +61,10 @@ pub fn index(log_dir: &Path, index_dir: &Path, progress: bool, diag: &mut dyn Wr
     let bar = if progress {
         let bar = ProgressBar::new(indexer.pending_bytes());
         bar.set_style(
-            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template"),
         );
         bar
     } else {
@@ -70,7 +77,13 @@ pub fn index(log_dir: &Path, index_dir: &Path, progress: bool, diag: &mut dyn Wr
     }
     indexer.finish()?;
     for m in &report.malformed {
-        writeln!(diag, "{}:{}: {}", log_dir.join(&m.file).display(), m.line, m.reason)?;
+        writeln!(
+            diag,
+            "{}:{}: {}",
+            log_dir.join(&m.file).display(),
+            m.line,
+            m.reason
+        )?;
     }
     for note in &report.notes {
         writeln!(diag, "{note}")?;
@@ -84,7 +97,12 @@ pub fn index(log_dir: &Path, index_dir: &Path, progress: bool, diag: &mut dyn Wr
 /// `chat-search rebuild`: deletes the index and indexes everything again. Refuses to
 /// delete a directory that does not look like an index, and refuses while another
 /// process (the server) holds the writer lock.
-pub fn rebuild(log_dir: &Path, index_dir: &Path, progress: bool, diag: &mut dyn Write) -> Result<IndexSummary> {
+pub fn rebuild(
+    log_dir: &Path,
+    index_dir: &Path,
+    progress: bool,
+    diag: &mut dyn Write,
+) -> Result<IndexSummary> {
     if !log_dir.is_dir() {
         bail!("log directory {} does not exist", log_dir.display());
     }
@@ -127,7 +145,14 @@ pub fn rebuild(log_dir: &Path, index_dir: &Path, progress: bool, diag: &mut dyn 
 /// `chat-search query`: runs `req` read-only (works while the server runs) and renders
 /// the hits to `out`; a note on `diag` says when the list was cut at the limit. A bad
 /// query is returned as a [`super::query::QueryError`] so the binary can exit with 2.
-pub fn query(index_dir: &Path, req: &SearchRequest, format: Format, highlight: bool, out: &mut dyn Write, diag: &mut dyn Write) -> Result<SearchResults> {
+pub fn query(
+    index_dir: &Path,
+    req: &SearchRequest,
+    format: Format,
+    highlight: bool,
+    out: &mut dyn Write,
+    diag: &mut dyn Write,
+) -> Result<SearchResults> {
     let (index, fields) = open_for_search(index_dir)?;
     let reader = index
         .reader()
@@ -160,12 +185,15 @@ pub fn stats(index_dir: &Path, tz: &str, out: &mut dyn Write) -> Result<()> {
         .map_err(|e| IndexError::Corrupt(index_dir.to_path_buf(), e.to_string()))?;
     let s = stats::collect(&reader.searcher(), tz)
         .map_err(|e| IndexError::Corrupt(index_dir.to_path_buf(), e.to_string()))?;
-    writeln!(out, "{} messages in {} rooms", group_thousands(s.total), s.per_room.len())?;
+    writeln!(
+        out,
+        "{} messages in {} rooms",
+        group_thousands(s.total),
+        s.per_room.len()
+    )?;
     writeln!(out, "\nper room:")?;
     out.write_all(bar_chart(s.per_room.clone(), 40).as_bytes())?;
     writeln!(out, "\nper day:")?;
-    out.write_all(
-        bar_chart(s.per_day.iter().map(|(d, n)| (d.to_string(), *n)), 40).as_bytes(),
-    )?;
+    out.write_all(bar_chart(s.per_day.iter().map(|(d, n)| (d.to_string(), *n)), 40).as_bytes())?;
     Ok(())
 }

@@ -123,7 +123,11 @@ pub fn writer_error(index_dir: &Path, e: TantivyError) -> IndexError {
 impl Indexer {
     /// Opens (creating if needed) the index in `index_dir` and takes its writer lock.
     /// Fails with [`IndexError::Locked`] if another process (the server) holds it.
-    pub fn open(log_dir: &Path, index_dir: &Path, config: WriterConfig) -> Result<Self, IndexError> {
+    pub fn open(
+        log_dir: &Path,
+        index_dir: &Path,
+        config: WriterConfig,
+    ) -> Result<Self, IndexError> {
         let (index, fields) = open_index(index_dir, true)?;
         let writer = index
             .writer_with_num_threads(config.threads, config.memory_bytes)
@@ -214,9 +218,18 @@ impl Indexer {
             let path = self.log_dir.join(&name);
             let start = self.classify(&name, &path, &meta, &mut report, progress)?;
             let source = self.state.files[&name].source;
-            let rows = RowSource { path: &path, label: &name, room: &room, source };
+            let rows = RowSource {
+                path: &path,
+                label: &name,
+                room: &room,
+                source,
+            };
             let end = self.read_rows(rows, start, &mut report, progress)?;
-            let fs = self.state.files.get_mut(&name).expect("classify inserted it");
+            let fs = self
+                .state
+                .files
+                .get_mut(&name)
+                .expect("classify inserted it");
             fs.offset = end.offset;
             fs.line = end.line;
             if fs.fingerprint_len < FINGERPRINT_MAX.min(fs.offset) {
@@ -384,7 +397,9 @@ impl Indexer {
                     ));
                 }
             }
-            let pos = record.position().expect("records from a reader have positions");
+            let pos = record
+                .position()
+                .expect("records from a reader have positions");
             let line = start.line + pos.line();
             let offset = start.offset + pos.byte();
             if std::mem::take(&mut first) && is_header(&record) {

@@ -78,7 +78,11 @@ impl LiveIndex {
     }
 
     /// Like [`LiveIndex::open`] with explicit limits (the server's `--search-max-results`).
-    pub fn open_with(log_dir: &Path, index_dir: &Path, config: LiveConfig) -> Result<LiveIndex, IndexError> {
+    pub fn open_with(
+        log_dir: &Path,
+        index_dir: &Path,
+        config: LiveConfig,
+    ) -> Result<LiveIndex, IndexError> {
         let indexer = Indexer::open(log_dir, index_dir, WriterConfig::live())?;
         let reader = indexer
             .index()
@@ -120,7 +124,12 @@ impl LiveIndex {
             Ok(report)
         })
         .await
-        .map_err(|e| IndexError::Tantivy(self.inner.index_dir.clone(), format!("indexing task failed: {e}")))?
+        .map_err(|e| {
+            IndexError::Tantivy(
+                self.inner.index_dir.clone(),
+                format!("indexing task failed: {e}"),
+            )
+        })?
     }
 
     /// Spawns [`LiveIndex::run`] on the current runtime.

@@ -16,6 +16,7 @@
 pub mod analyzer;
 pub mod cli;
 pub mod error;
+pub mod exclude;
 pub mod indexer;
 pub mod live;
 pub mod output;

@@ -27,7 +27,12 @@ const HIGHLIGHT_OFF: &str = "\x1b[0m";
 
 /// Writes `results` to `out` in `format`; `highlight` adds ANSI bold to matched terms
 /// (text format only).
-pub fn render(out: &mut dyn Write, results: &SearchResults, format: Format, highlight: bool) -> io::Result<()> {
+pub fn render(
+    out: &mut dyn Write,
+    results: &SearchResults,
+    format: Format,
+    highlight: bool,
+) -> io::Result<()> {
     match format {
         Format::Text => render_text(out, results, highlight),
         Format::Json => {
@@ -49,7 +54,8 @@ pub fn render(out: &mut dyn Write, results: &SearchResults, format: Format, high
 }
 
 fn render_text(out: &mut dyn Write, results: &SearchResults, highlight: bool) -> io::Result<()> {
-    let width = |f: fn(&super::request::Hit) -> usize| results.hits.iter().map(f).max().unwrap_or(0);
+    let width =
+        |f: fn(&super::request::Hit) -> usize| results.hits.iter().map(f).max().unwrap_or(0);
     let room_w = width(|h| h.room.chars().map(display_width).sum());
     let user_w = width(|h| h.user.chars().map(display_width).sum());
     for hit in &results.hits {

@@ -31,6 +31,7 @@ use tantivy::schema::IndexRecordOption;
 use tantivy::{DateTime, Term};
 
 use super::analyzer::query_tokens;
+use super::exclude::Materialized;
 use super::schema::Fields;
 use super::timestamps::{self, Bound};
 use crate::names::{RoomNameError, canonical_room, room_key};
@@ -166,8 +167,7 @@ fn read_quoted(chars: &[(usize, char)], open: usize) -> Result<(String, usize), 
 /// (so `http://...` stays a word).
 fn field_split(word: &str) -> Option<(String, &str)> {
     let (name, value) = word.split_once(':')?;
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphabetic()) || value.starts_with('/')
-    {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphabetic()) || value.starts_with('/') {
         return None;
     }
     Some((name.to_ascii_lowercase(), value))
@@ -242,7 +242,8 @@ pub struct Compiled {
 /// Parses `text` and combines it with `scope` into one tantivy query.
 pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, QueryError> {
     let clauses = parse(text)?;
-    let tz = timestamps::parse_tz(scope.tz.as_deref().unwrap_or("UTC")).map_err(QueryError::BadTz)?;
+    let tz =
+        timestamps::parse_tz(scope.tz.as_deref().unwrap_or("UTC")).map_err(QueryError::BadTz)?;
     let mut musts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut text_users = Vec::new();
     let mut text_rooms = Vec::new();
@@ -256,7 +257,13 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
                 if !negated {
                     highlight_terms.extend(tokens.iter().map(|(_, t)| t.clone()));
                 }
-                musts.push((occur(negated), text_query(fields, tokens)));
+                let q = text_query(fields, tokens);
+                if negated {
+                    // See `exclude`: a bare PhraseQuery in MustNot trips tantivy#2811.
+                    musts.push((Occur::MustNot, Box::new(Materialized(q))));
+                } else {
+                    musts.push((Occur::Must, q));
+                }
             }
             Clause::User { name, negated } => {
                 let q = term(fields.user, &name);
@@ -288,7 +295,11 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
     }
     for (v, b) in [(&scope.since, Bound::Since), (&scope.until, Bound::Until)] {
         if let Some(v) = v {
-            let list = if b == Bound::Since { &mut since } else { &mut until };
+            let list = if b == Bound::Since {
+                &mut since
+            } else {
+                &mut until
+            };
             list.push((bound(v, b, tz)?, v.clone()));
         }
     }
@@ -308,9 +319,14 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
         return Err(QueryError::EmptyRange(lo_s.clone(), hi_s.clone()));
     }
     if lower.is_some() || upper.is_some() {
-        let to_term = |ms: i64| Term::from_field_date(fields.timestamp, DateTime::from_timestamp_millis(ms));
-        let lo = lower.map_or(RangeBound::Unbounded, |(ms, _)| RangeBound::Included(to_term(ms)));
-        let hi = upper.map_or(RangeBound::Unbounded, |(ms, _)| RangeBound::Included(to_term(ms)));
+        let to_term =
+            |ms: i64| Term::from_field_date(fields.timestamp, DateTime::from_timestamp_millis(ms));
+        let lo = lower.map_or(RangeBound::Unbounded, |(ms, _)| {
+            RangeBound::Included(to_term(ms))
+        });
+        let hi = upper.map_or(RangeBound::Unbounded, |(ms, _)| {
+            RangeBound::Included(to_term(ms))
+        });
         musts.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
     }
     if !musts.iter().any(|(o, _)| *o == Occur::Must) {
@@ -321,10 +337,6 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
         query: Box::new(BooleanQuery::new(musts)),
         highlight_terms,
     })
-}
-
-fn occur(negated: bool) -> Occur {
-    if negated { Occur::MustNot } else { Occur::Must }
 }
 
 fn bound(value: &str, b: Bound, tz: chrono::FixedOffset) -> Result<i64, QueryError> {
@@ -376,16 +388,37 @@ mod tests {
                 text("is done", true, false),
                 text("flaky", false, true),
                 text("not yet", true, true),
-                Clause::User { name: "alice".into(), negated: false },
-                Clause::Room { key: "#general".into(), negated: false },
+                Clause::User {
+                    name: "alice".into(),
+                    negated: false
+                },
+                Clause::Room {
+                    key: "#general".into(),
+                    negated: false
+                },
                 Clause::Since("2026-11-01".into()),
                 Clause::Until("2026-11-20".into()),
-                Clause::User { name: "bob".into(), negated: true },
-                Clause::Room { key: "#開発".into(), negated: false },
-                Clause::User { name: "carol".into(), negated: false },
+                Clause::User {
+                    name: "bob".into(),
+                    negated: true
+                },
+                Clause::Room {
+                    key: "#開発".into(),
+                    negated: false
+                },
+                Clause::User {
+                    name: "carol".into(),
+                    negated: false
+                },
             ]
         );
-        assert_eq!(parse(r#"user:"Dave""#).unwrap(), vec![Clause::User { name: "dave".into(), negated: false }]);
+        assert_eq!(
+            parse(r#"user:"Dave""#).unwrap(),
+            vec![Clause::User {
+                name: "dave".into(),
+                negated: false
+            }]
+        );
         // URLs and times are words, not fields.
         assert_eq!(parse("https://x.example/a 10:30").unwrap().len(), 2);
         assert_eq!(parse("  ").unwrap(), vec![]);
@@ -393,12 +426,21 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert_eq!(parse(r#"deploy "is done"#), Err(QueryError::UnbalancedQuote(8)));
+        assert_eq!(
+            parse(r#"deploy "is done"#),
+            Err(QueryError::UnbalancedQuote(8))
+        );
         let e = parse("note:deploy").unwrap_err();
         assert_eq!(e, QueryError::UnknownField("note".into()));
         assert!(e.to_string().contains("unknown field `note:`"));
-        assert_eq!(parse("user:"), Err(QueryError::EmptyValue("user".into(), "alice")));
-        assert_eq!(parse("deploy !!!"), Err(QueryError::NothingSearchable("!!!".into())));
+        assert_eq!(
+            parse("user:"),
+            Err(QueryError::EmptyValue("user".into(), "alice"))
+        );
+        assert_eq!(
+            parse("deploy !!!"),
+            Err(QueryError::NothingSearchable("!!!".into()))
+        );
         assert!(matches!(parse("room:a,b"), Err(QueryError::BadRoom(..))));
     }
 
@@ -408,10 +450,21 @@ mod tests {
         let scope = Scope::default();
         let e = compile("since:tomorrow", &scope, &fields).err().unwrap();
         assert!(e.to_string().contains("bad date `tomorrow`"), "{e}");
-        let e = compile("since:2026-11-20 until:2026-11-01", &scope, &fields).err().unwrap();
-        assert_eq!(e, QueryError::EmptyRange("2026-11-20".into(), "2026-11-01".into()));
-        let bad_tz = Scope { tz: Some("Mars".into()), ..Scope::default() };
-        assert!(matches!(compile("x", &bad_tz, &fields), Err(QueryError::BadTz(_))));
+        let e = compile("since:2026-11-20 until:2026-11-01", &scope, &fields)
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            QueryError::EmptyRange("2026-11-20".into(), "2026-11-01".into())
+        );
+        let bad_tz = Scope {
+            tz: Some("Mars".into()),
+            ..Scope::default()
+        };
+        assert!(matches!(
+            compile("x", &bad_tz, &fields),
+            Err(QueryError::BadTz(_))
+        ));
         // Same day as since and until is a valid (whole-day) range.
         assert!(compile("since:2026-11-20 until:2026-11-20", &scope, &fields).is_ok());
     }
@@ -419,7 +472,12 @@ mod tests {
     #[test]
     fn highlight_terms_come_from_positive_words_only() {
         let (_, fields) = build_schema();
-        let c = compile("Deploy -flaky デプロイ user:alice", &Scope::default(), &fields).unwrap();
+        let c = compile(
+            "Deploy -flaky デプロイ user:alice",
+            &Scope::default(),
+            &fields,
+        )
+        .unwrap();
         assert_eq!(c.highlight_terms, ["deploy", "デプ", "プロ", "ロイ"]);
     }
 }

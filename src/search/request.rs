@@ -101,15 +101,23 @@ pub fn open_for_search(index_dir: &Path) -> Result<(Index, Fields), IndexError> 
 }
 
 /// Runs `req` against `searcher`.
-pub fn execute(searcher: &Searcher, fields: &Fields, req: &SearchRequest) -> Result<SearchResults, SearchError> {
+pub fn execute(
+    searcher: &Searcher,
+    fields: &Fields,
+    req: &SearchRequest,
+) -> Result<SearchResults, SearchError> {
     let compiled = compile(&req.query, &req.scope, fields)?;
     let limit = req.limit.max(1);
     let tantivy_err = |e: tantivy::TantivyError| {
-        SearchError::Index(IndexError::Tantivy(Path::new("(index)").to_path_buf(), e.to_string()))
+        SearchError::Index(IndexError::Tantivy(
+            Path::new("(index)").to_path_buf(),
+            e.to_string(),
+        ))
     };
     let (total, addresses): (usize, Vec<(Option<f32>, DocAddress)>) = match req.sort {
         SortOrder::Time => {
-            let top = TopDocs::with_limit(limit).order_by_fast_field::<DateTime>("timestamp", Order::Desc);
+            let top = TopDocs::with_limit(limit)
+                .order_by_fast_field::<DateTime>("timestamp", Order::Desc);
             let (total, docs) = searcher
                 .search(compiled.query.as_ref(), &(Count, top))
                 .map_err(tantivy_err)?;
@@ -130,7 +138,9 @@ pub fn execute(searcher: &Searcher, fields: &Fields, req: &SearchRequest) -> Res
     }
     if req.sort == SortOrder::Time {
         // Oldest first; equal timestamps in archive order, so output is deterministic.
-        hits.sort_by(|a, b| (a.millis, &a.room, &a.file, a.line).cmp(&(b.millis, &b.room, &b.file, b.line)));
+        hits.sort_by(|a, b| {
+            (a.millis, &a.room, &a.file, a.line).cmp(&(b.millis, &b.room, &b.file, b.line))
+        });
     }
     Ok(SearchResults {
         hits,

@@ -14,12 +14,12 @@
 
 use std::path::Path;
 
+use tantivy::Index;
 use tantivy::directory::MmapDirectory;
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
-    TextFieldIndexing, TextOptions, FAST,
+    DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING,
+    Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::Index;
 
 use super::analyzer::{TOKENIZER_NAME, analyzer};
 use super::error::IndexError;
@@ -122,14 +122,15 @@ pub fn open_index(dir: &Path, create: bool) -> Result<(Index, Fields), IndexErro
             return Err(IndexError::Missing(dir.to_path_buf()));
         }
         std::fs::create_dir_all(dir).map_err(|e| IndexError::Io(dir.to_path_buf(), e))?;
-        let directory =
-            MmapDirectory::open(dir).map_err(|e| IndexError::Corrupt(dir.to_path_buf(), e.to_string()))?;
+        let directory = MmapDirectory::open(dir)
+            .map_err(|e| IndexError::Corrupt(dir.to_path_buf(), e.to_string()))?;
         let index = Index::create(directory, schema, Default::default())
             .map_err(|e| IndexError::Corrupt(dir.to_path_buf(), e.to_string()))?;
         register(&index);
         return Ok((index, fields));
     }
-    let index = Index::open_in_dir(dir).map_err(|e| IndexError::Corrupt(dir.to_path_buf(), e.to_string()))?;
+    let index = Index::open_in_dir(dir)
+        .map_err(|e| IndexError::Corrupt(dir.to_path_buf(), e.to_string()))?;
     let found: Vec<String> = index
         .schema()
         .fields()

@@ -130,7 +130,11 @@ mod tests {
         );
         assert_eq!(State::from_payload(Some(&s.to_payload())).unwrap(), s);
         assert_eq!(State::from_payload(None).unwrap(), State::default());
-        assert!(State::from_payload(Some("{")).unwrap_err().contains("unreadable"));
+        assert!(
+            State::from_payload(Some("{"))
+                .unwrap_err()
+                .contains("unreadable")
+        );
         assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
     }
 }

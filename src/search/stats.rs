@@ -33,7 +33,10 @@ pub fn collect(searcher: &Searcher, tz: FixedOffset) -> tantivy::Result<Stats> {
         let alive = |doc: DocId| segment.alive_bitset().is_none_or(|b| b.is_alive(doc));
         for doc in (0..segment.max_doc()).filter(|&d| alive(d)) {
             stats.total += 1;
-            if let Some(day) = times.first(doc).and_then(|t| day_of(t.into_timestamp_millis(), tz)) {
+            if let Some(day) = times
+                .first(doc)
+                .and_then(|t| day_of(t.into_timestamp_millis(), tz))
+            {
                 *stats.per_day.entry(day).or_default() += 1;
             }
             if let Some(ord) = rooms.as_ref().and_then(|r| r.ords().first(doc)) {
@@ -57,12 +60,25 @@ pub fn bar_chart<'a>(rows: impl IntoIterator<Item = (String, u64)> + 'a, width: 
     let rows: Vec<(String, u64)> = rows.into_iter().collect();
     let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let label_w = rows.iter().map(|(l, _)| str_width(l)).max().unwrap_or(0);
-    let num_w = rows.iter().map(|(_, n)| group_thousands(*n).len()).max().unwrap_or(0);
+    let num_w = rows
+        .iter()
+        .map(|(_, n)| group_thousands(*n).len())
+        .max()
+        .unwrap_or(0);
     let mut out = String::new();
     for (label, n) in rows {
         let len = (n as f64 / max as f64 * width as f64).round() as usize;
-        let bar = if n > 0 { "█".repeat(len.max(1)) } else { String::new() };
-        let _ = writeln!(out, "{}  {:>num_w$}  {bar}", pad(&label, label_w), group_thousands(n));
+        let bar = if n > 0 {
+            "█".repeat(len.max(1))
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{}  {:>num_w$}  {bar}",
+            pad(&label, label_w),
+            group_thousands(n)
+        );
     }
     out
 }
@@ -72,7 +88,7 @@ pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -93,7 +109,14 @@ mod tests {
 
     #[test]
     fn bars_scale_to_the_largest_count() {
-        let chart = bar_chart(vec![("#general".into(), 10), ("#dev".into(), 5), ("#empty".into(), 0)], 10);
+        let chart = bar_chart(
+            vec![
+                ("#general".into(), 10),
+                ("#dev".into(), 5),
+                ("#empty".into(), 0),
+            ],
+            10,
+        );
         let lines: Vec<&str> = chart.lines().collect();
         assert_eq!(lines[0], format!("#general  10  {}", "█".repeat(10)));
         assert_eq!(lines[1], format!("#dev       5  {}", "█".repeat(5)));

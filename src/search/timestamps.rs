@@ -91,7 +91,9 @@ pub fn parse_bound(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, String
     if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
         let day = match bound {
             Bound::Since => day,
-            Bound::Until => day.checked_add_days(Days::new(1)).ok_or_else(|| bad_date(s))?,
+            Bound::Until => day
+                .checked_add_days(Days::new(1))
+                .ok_or_else(|| bad_date(s))?,
         };
         let start = tz
             .from_local_datetime(&day.and_hms_opt(0, 0, 0).ok_or_else(|| bad_date(s))?)
@@ -152,16 +154,26 @@ mod tests {
         );
         assert_eq!(parse_row_timestamp("yesterday"), None);
         assert_eq!(parse_row_timestamp("2025-13-01 00:00:00"), None);
-        assert_eq!(format_millis(ms("2026-11-23T10:15:30.123Z")), "2026-11-23T10:15:30.123Z");
+        assert_eq!(
+            format_millis(ms("2026-11-23T10:15:30.123Z")),
+            "2026-11-23T10:15:30.123Z"
+        );
     }
 
     #[test]
     fn time_zones() {
         assert_eq!(parse_tz("UTC").unwrap().local_minus_utc(), 0);
         assert_eq!(parse_tz("+09:00").unwrap().local_minus_utc(), 9 * 3600);
-        assert_eq!(parse_tz("-0530").unwrap().local_minus_utc(), -(5 * 3600 + 1800));
+        assert_eq!(
+            parse_tz("-0530").unwrap().local_minus_utc(),
+            -(5 * 3600 + 1800)
+        );
         assert_eq!(parse_tz("+9").unwrap().local_minus_utc(), 9 * 3600);
-        assert!(parse_tz("Mars/Olympus").unwrap_err().contains("Mars/Olympus"));
+        assert!(
+            parse_tz("Mars/Olympus")
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
         assert!(parse_tz("+25:00").is_err());
     }
 
