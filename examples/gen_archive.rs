@@ -19,15 +19,64 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const ROOMS: [&str; 15] = [
-    "#general", "#random", "#dev", "#ops", "#deploy", "#support", "#design", "#qa", "#infra",
-    "#data", "#mobile", "#web", "#security", "#開発", "#雑談",
+    "#general",
+    "#random",
+    "#dev",
+    "#ops",
+    "#deploy",
+    "#support",
+    "#design",
+    "#qa",
+    "#infra",
+    "#data",
+    "#mobile",
+    "#web",
+    "#security",
+    "#開発",
+    "#雑談",
 ];
 
 const JAPANESE: [&str; 40] = [
-    "デプロイ", "明日", "開発", "環境", "更新", "テスト", "サーバー", "確認", "お願いします",
-    "ありがとう", "します", "しました", "です", "ます", "問題", "解決", "会議", "資料", "今日",
-    "昨日", "リリース", "バグ", "修正", "レビュー", "本番", "障害", "対応", "完了", "予定",
-    "ログ", "検索", "設定", "データ", "移行", "性能", "改善", "猫", "東京", "大阪", "了解",
+    "デプロイ",
+    "明日",
+    "開発",
+    "環境",
+    "更新",
+    "テスト",
+    "サーバー",
+    "確認",
+    "お願いします",
+    "ありがとう",
+    "します",
+    "しました",
+    "です",
+    "ます",
+    "問題",
+    "解決",
+    "会議",
+    "資料",
+    "今日",
+    "昨日",
+    "リリース",
+    "バグ",
+    "修正",
+    "レビュー",
+    "本番",
+    "障害",
+    "対応",
+    "完了",
+    "予定",
+    "ログ",
+    "検索",
+    "設定",
+    "データ",
+    "移行",
+    "性能",
+    "改善",
+    "猫",
+    "東京",
+    "大阪",
+    "了解",
 ];
 
 const PARTICLES: [&str; 8] = ["を", "が", "は", "に", "で", "の", "と", "も"];
@@ -41,7 +90,9 @@ const STOCK_PHRASES: [&str; 4] = [
 
 /// Pronounceable pseudo-words: deterministic, distinct, and tokenized like real words.
 fn vocabulary(rng: &mut ChaCha8Rng, n: usize) -> Vec<String> {
-    let onsets = ["b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "st", "tr"];
+    let onsets = [
+        "b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "st", "tr",
+    ];
     let vowels = ["a", "e", "i", "o", "u", "ai", "ou"];
     let mut seen = std::collections::HashSet::new();
     let mut words = Vec::with_capacity(n);
@@ -95,7 +146,10 @@ fn main() -> anyhow::Result<()> {
         w.write_record(["timestamp", "username", "message"])?;
         writers.insert(room, w);
     }
-    let start = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap().timestamp_millis();
+    let start = Utc
+        .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
+        .unwrap()
+        .timestamp_millis();
     let span_ms: i64 = 183 * 24 * 3600 * 1000;
     let step = span_ms / messages.max(1) as i64;
     let mut t = start;
@@ -116,9 +170,14 @@ fn main() -> anyhow::Result<()> {
             s
         } else {
             let n = rng.random_range(3..=15);
-            let mut parts: Vec<&str> = (0..n).map(|_| words[zipf(&mut rng, &table)].as_str()).collect();
+            let mut parts: Vec<&str> = (0..n)
+                .map(|_| words[zipf(&mut rng, &table)].as_str())
+                .collect();
             if rng.random_bool(0.01) {
-                parts.insert(rng.random_range(0..parts.len()), STOCK_PHRASES[rng.random_range(0..4)]);
+                parts.insert(
+                    rng.random_range(0..parts.len()),
+                    STOCK_PHRASES[rng.random_range(0..4)],
+                );
             }
             let mut s = parts.join(" ");
             if rng.random_bool(0.1) {
@@ -126,8 +185,15 @@ fn main() -> anyhow::Result<()> {
             }
             s
         };
-        let ts = Utc.timestamp_millis_opt(t).unwrap().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
-        writers.get_mut(room).unwrap().write_record([ts.as_str(), user, text.as_str()])?;
+        let ts = Utc
+            .timestamp_millis_opt(t)
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string();
+        writers
+            .get_mut(room)
+            .unwrap()
+            .write_record([ts.as_str(), user, text.as_str()])?;
     }
     for (_, mut w) in writers {
         w.flush()?;

@@ -70,7 +70,10 @@ fn main() -> anyhow::Result<()> {
     let iterations: usize = args.get(1).map_or(Ok(200), |s| s.parse())?;
     let index_dir = log_dir.join(".index");
     let files = csv_files(&log_dir);
-    let csv_bytes: u64 = files.iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).sum();
+    let csv_bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .sum();
 
     let _ = std::fs::remove_dir_all(&index_dir);
     let summary = cli::index(&log_dir, &index_dir, false, &mut std::io::sink())?;
@@ -78,7 +81,10 @@ fn main() -> anyhow::Result<()> {
     let secs = summary.elapsed.as_secs_f64();
     let index_bytes = dir_size(&index_dir);
     println!("messages            {n}");
-    println!("index build         {secs:.1} s = {:.0} messages/s", n as f64 / secs);
+    println!(
+        "index build         {secs:.1} s = {:.0} messages/s",
+        n as f64 / secs
+    );
     println!("csv size            {:.1} MB", csv_bytes as f64 / 1e6);
     println!(
         "index size          {:.1} MB = {:.2} x csv = {:.0} bytes/message",
@@ -92,7 +98,12 @@ fn main() -> anyhow::Result<()> {
     let shapes: Vec<(&str, &str, Scope, &str)> = vec![
         ("single word", "la", Scope::default(), "la"),
         ("two words", "paire tro", Scope::default(), ""),
-        ("phrase", "\"the deploy is done\"", Scope::default(), "the deploy is done"),
+        (
+            "phrase",
+            "\"the deploy is done\"",
+            Scope::default(),
+            "the deploy is done",
+        ),
         (
             "user+room filter",
             "paire user:user7 room:#dev",
