@@ -1,5 +1,15 @@
 //! linechat: a chat server reachable with telnet, nc, openssl s_client and IRC clients,
 //! keeping every room's history as CSV and searching it with tantivy.
 
+pub mod archive;
+pub mod codec;
+pub mod command;
+pub mod config;
+pub mod context;
+pub mod message;
 pub mod names;
+pub mod outbox;
 pub mod search;
+pub mod server;
+pub mod session;
+pub mod state;

@@ -1,0 +1,370 @@
+//! The room archives: one CSV per room, appended by a dedicated writer thread.
+//!
+//! A row is handed to the OS (`write(2)`, no process-side buffer) before the message is
+//! delivered to anyone, so `kill -9` loses nothing a client saw. Sessions queue rows to the
+//! writer, which takes everything queued at once, writes each file's rows with one call,
+//! then runs each message's delivery in acceptance order and answers the sender. File I/O
+//! therefore never runs on the async runtime, and one slow file write batches up the rest.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use chrono::{SecondsFormat, Utc};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::names::{archive_file_name, room_key};
+
+/// The header every archive starts with.
+pub const HEADER: [&str; 3] = ["timestamp", "username", "message"];
+
+/// Most rows the writer takes in one batch.
+const MAX_BATCH: usize = 4096;
+/// Open file handles kept before all are closed and reopened on demand.
+const MAX_OPEN_FILES: usize = 512;
+
+/// Why a row was not archived.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the archive writer has stopped")]
+    Closed,
+}
+
+/// What happens once a row is safely written: delivery to the room, given the row's timestamp.
+pub type Delivery = Box<dyn FnOnce(&str) + Send>;
+
+struct Job {
+    room: String,
+    user: String,
+    text: String,
+    deliver: Delivery,
+    done: oneshot::Sender<Result<(), ArchiveError>>,
+}
+
+enum Request {
+    Append(Job),
+    Reopen,
+    /// Write what came before, then stop: sent once every session has ended.
+    Close,
+}
+
+/// Handle to the archive writer; clones share it.
+#[derive(Clone)]
+pub struct Archive {
+    tx: mpsc::Sender<Request>,
+    written: watch::Receiver<u64>,
+    dir: PathBuf,
+}
+
+/// Stops the writer thread at shutdown, whatever handles (signal tasks, the indexer) remain.
+pub struct ArchiveWriter {
+    thread: JoinHandle<()>,
+    tx: mpsc::Sender<Request>,
+}
+
+impl ArchiveWriter {
+    /// Writes everything queued so far, closes the files and waits for the thread to end.
+    /// Appends queued afterwards fail with [`ArchiveError::Closed`].
+    pub async fn close(self) {
+        let _ = self.tx.send(Request::Close).await;
+        let _ = tokio::task::spawn_blocking(move || self.thread.join()).await;
+    }
+}
+
+impl Archive {
+    /// Creates the log directory if needed, repairs any torn last row, and starts the writer.
+    pub fn open(dir: &Path) -> std::io::Result<(Archive, ArchiveWriter)> {
+        std::fs::create_dir_all(dir)?;
+        repair_dir(dir)?;
+        let (tx, rx) = mpsc::channel(16 * 1024);
+        let (written_tx, written) = watch::channel(0);
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            files: HashMap::new(),
+            written: written_tx,
+        };
+        let handle = std::thread::Builder::new()
+            .name("archive-writer".into())
+            .spawn(move || writer.run(rx))?;
+        Ok((
+            Archive {
+                tx: tx.clone(),
+                written,
+                dir: dir.to_path_buf(),
+            },
+            ArchiveWriter { thread: handle, tx },
+        ))
+    }
+
+    /// The directory holding the archives.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends a room message; `deliver` runs after the row is written, in acceptance order.
+    /// On error nothing was delivered and the row is not in the file.
+    pub async fn append(
+        &self,
+        room: &str,
+        user: &str,
+        text: &str,
+        deliver: Delivery,
+    ) -> Result<(), ArchiveError> {
+        let (done, result) = oneshot::channel();
+        let job = Job {
+            room: room.to_string(),
+            user: user.to_string(),
+            text: text.to_string(),
+            deliver,
+            done,
+        };
+        self.tx
+            .send(Request::Append(job))
+            .await
+            .map_err(|_| ArchiveError::Closed)?;
+        result.await.map_err(|_| ArchiveError::Closed)?
+    }
+
+    /// Closes every file so the next row reopens it: what logrotate needs after a rename.
+    pub fn reopen(&self) {
+        let _ = self.tx.try_send(Request::Reopen);
+    }
+
+    /// A counter of rows written, bumped after each batch: the search indexer's wake-up.
+    pub fn written(&self) -> watch::Receiver<u64> {
+        self.written.clone()
+    }
+}
+
+struct OpenFile {
+    file: File,
+    path: PathBuf,
+    len: u64,
+}
+
+struct Writer {
+    dir: PathBuf,
+    files: HashMap<String, OpenFile>,
+    written: watch::Sender<u64>,
+}
+
+impl Writer {
+    fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let mut batch = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
+            let mut next = Some(first);
+            while let Some(req) = next.take() {
+                match req {
+                    Request::Append(job) => batch.push(job),
+                    Request::Reopen => {
+                        self.write_batch(&mut batch);
+                        self.files.clear();
+                        tracing::info!("archive files reopened");
+                    }
+                    Request::Close => {
+                        self.write_batch(&mut batch);
+                        return;
+                    }
+                }
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
+                }
+            }
+            self.write_batch(&mut batch);
+        }
+    }
+
+    fn write_batch(&mut self, batch: &mut Vec<Job>) {
+        if batch.is_empty() {
+            return;
+        }
+        let stamps: Vec<String> = batch
+            .iter()
+            .map(|_| Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true))
+            .collect();
+        // Rows grouped per file, keeping acceptance order within each file.
+        let mut slots: HashMap<String, usize> = HashMap::new();
+        let mut per_file: Vec<(String, csv::Writer<Vec<u8>>, Vec<usize>)> = Vec::new();
+        for (i, job) in batch.iter().enumerate() {
+            let key = room_key(&job.room);
+            let slot = *slots.entry(key.clone()).or_insert_with(|| {
+                per_file.push((key, row_writer(), Vec::new()));
+                per_file.len() - 1
+            });
+            let (_, rows, jobs) = &mut per_file[slot];
+            // Writing to memory cannot fail.
+            rows.write_record([&stamps[i], &job.user, &job.text])
+                .expect("csv to memory");
+            jobs.push(i);
+        }
+        let per_file: Vec<(String, Vec<u8>, Vec<usize>)> = per_file
+            .into_iter()
+            .map(|(key, rows, jobs)| (key, rows.into_inner().expect("csv to memory"), jobs))
+            .collect();
+        let mut failed: Vec<Option<String>> = vec![None; batch.len()];
+        let mut ok_rows = 0u64;
+        for (key, buf, jobs) in &per_file {
+            match self.write_file(key, buf) {
+                Ok(()) => ok_rows += jobs.len() as u64,
+                Err(e) => {
+                    tracing::error!(error = %e, rows = jobs.len(), "archive write failed; messages not delivered");
+                    let msg = e.to_string();
+                    for &i in jobs {
+                        failed[i] = Some(msg.clone());
+                    }
+                    self.files.remove(key);
+                }
+            }
+        }
+        for ((job, stamp), failure) in batch.drain(..).zip(&stamps).zip(failed) {
+            let result = match failure {
+                None => {
+                    (job.deliver)(stamp);
+                    Ok(())
+                }
+                Some(msg) => Err(ArchiveError::Write {
+                    path: self.dir.join(archive_file_name(&job.room)),
+                    source: std::io::Error::other(msg),
+                }),
+            };
+            let _ = job.done.send(result);
+        }
+        if ok_rows > 0 {
+            self.written.send_modify(|n| *n += ok_rows);
+        }
+    }
+
+    fn write_file(&mut self, key: &str, rows: &[u8]) -> std::io::Result<()> {
+        if !self.files.contains_key(key) {
+            if self.files.len() >= MAX_OPEN_FILES {
+                self.files.clear();
+            }
+            let opened = self.open_file(key)?;
+            self.files.insert(key.to_string(), opened);
+        }
+        let open = self.files.get_mut(key).expect("inserted above");
+        if let Err(e) = open.file.write_all(rows) {
+            // Take back a partial row so the file stays well-formed for the next write.
+            let _ = open.file.set_len(open.len);
+            return Err(std::io::Error::new(
+                e.kind(),
+                format!("{}: {e}", open.path.display()),
+            ));
+        }
+        open.len += rows.len() as u64;
+        Ok(())
+    }
+
+    fn open_file(&self, key: &str) -> std::io::Result<OpenFile> {
+        let path = self.dir.join(archive_file_name(key));
+        let wrap =
+            |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(wrap)?;
+        let mut len = file.metadata().map_err(wrap)?.len();
+        if len == 0 {
+            let mut header = Vec::new();
+            append_row(&mut header, HEADER);
+            file.write_all(&header).map_err(wrap)?;
+            len = header.len() as u64;
+        }
+        Ok(OpenFile { file, path, len })
+    }
+}
+
+/// An in-memory CSV writer quoting as the csv crate does, one per file and batch.
+fn row_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new())
+}
+
+/// Appends one CSV record to `buf`.
+fn append_row(buf: &mut Vec<u8>, fields: [&str; 3]) {
+    let mut w = row_writer();
+    w.write_record(fields).expect("csv to memory");
+    buf.extend_from_slice(&w.into_inner().expect("csv to memory"));
+}
+
+/// Cuts a torn last row (no final newline, left by a crash) from every archive in `dir`.
+fn repair_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with("history_") && name.ends_with(".csv") && entry.file_type()?.is_file())
+        {
+            continue;
+        }
+        let path = entry.path();
+        if let Some(cut) = repair_file(&path)? {
+            tracing::warn!(file = %path.display(), bytes = cut, "removed a torn last row left by a crash");
+        }
+    }
+    Ok(())
+}
+
+/// Truncates `path` after its last newline; returns how many bytes were cut, if any.
+pub fn repair_file(path: &Path) -> std::io::Result<Option<u64>> {
+    let mut file = OpenOptions::new().read(true).write(true).open(path)?;
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    let mut end = len;
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let start = end.saturating_sub(chunk.len() as u64);
+        let n = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut chunk[..n])?;
+        if let Some(pos) = chunk[..n].iter().rposition(|b| *b == b'\n') {
+            let keep = start + pos as u64 + 1;
+            if keep == len {
+                return Ok(None);
+            }
+            file.set_len(keep)?;
+            return Ok(Some(len - keep));
+        }
+        if start == 0 {
+            file.set_len(0)?;
+            return Ok(Some(len));
+        }
+        end = start;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_row_is_cut_back_to_last_newline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history_a.csv");
+        std::fs::write(&path, "timestamp,username,message\nt,a,ok\nt,b,\"torn").unwrap();
+        assert_eq!(repair_file(&path).unwrap(), Some(9));
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "timestamp,username,message\nt,a,ok\n"
+        );
+        assert_eq!(repair_file(&path).unwrap(), None);
+    }
+
+    #[test]
+    fn rows_are_quoted_by_csv_rules() {
+        let mut buf = Vec::new();
+        append_row(&mut buf, ["t", "alice", "hello, \"world\""]);
+        assert_eq!(buf, b"t,alice,\"hello, \"\"world\"\"\"\n");
+    }
+}

@@ -1,0 +1,37 @@
+//! ISON: which of these nicks are online (presence for clients' notify lists).
+
+use super::{Flow, Reject, required};
+use crate::message::Message;
+use crate::session::Session;
+
+/// `ISON <nick> [<nick>...]`
+pub struct Ison {
+    nicks: Vec<String>,
+}
+
+impl Ison {
+    /// Needs at least one nick (461 otherwise).
+    pub fn parse_frames(msg: &Message) -> Result<Ison, Reject> {
+        required(msg, 0, "ISON <nick> [<nick>...]")?;
+        Ok(Ison {
+            nicks: msg
+                .params
+                .iter()
+                .flat_map(|p| p.split(' '))
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// 303 with the online ones, spelled as they are registered.
+    pub fn apply(self, s: &mut Session) -> Flow {
+        let online: Vec<String> = self
+            .nicks
+            .iter()
+            .filter_map(|n| s.ctx.state.nick_display(n))
+            .collect();
+        s.numeric("303", &[], &online.join(" "));
+        Flow::Continue
+    }
+}

@@ -1,0 +1,191 @@
+//! Client commands: one module per command, each with `parse_frames` (check the
+//! parameters of a parsed line) and `apply` (act on the session and the shared state).
+
+mod away;
+mod cap;
+mod help;
+mod ison;
+mod join;
+mod list;
+mod mode;
+mod motd;
+mod names;
+mod nick;
+mod part;
+mod pass;
+mod ping;
+mod privmsg;
+mod quit;
+mod topic;
+mod user;
+mod who;
+mod whois;
+
+use crate::message::Message;
+use crate::session::Session;
+
+pub use motd::welcome;
+
+/// What the session does after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Close the connection, telling others this reason.
+    Close(String),
+}
+
+/// A refused command: the numeric reply that says why.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    code: &'static str,
+    params: Vec<String>,
+    text: String,
+    /// Whether the refusal stands even before registration (a bad NICK, say).
+    pub before_registration: bool,
+}
+
+impl Reject {
+    /// 461 ERR_NEEDMOREPARAMS for `command`.
+    pub fn need_more_params(command: &str, usage: &str) -> Reject {
+        Reject::new(
+            "461",
+            &[command],
+            &format!("Not enough parameters. Usage: {usage}"),
+        )
+    }
+
+    /// Any numeric refusal.
+    pub fn new(code: &'static str, params: &[&str], text: &str) -> Reject {
+        Reject {
+            code,
+            params: params.iter().map(|p| p.to_string()).collect(),
+            text: text.to_string(),
+            before_registration: false,
+        }
+    }
+
+    fn early(mut self) -> Reject {
+        self.before_registration = true;
+        self
+    }
+
+    /// Sends the refusal to the client.
+    pub fn send(&self, session: &Session) {
+        let params: Vec<&str> = self.params.iter().map(String::as_str).collect();
+        session.numeric(self.code, &params, &self.text);
+    }
+}
+
+/// A parsed command, ready to apply.
+pub enum Command {
+    Away(away::Away),
+    Cap(cap::Cap),
+    Help(help::Help),
+    Ison(ison::Ison),
+    Join(join::Join),
+    List(list::List),
+    Mode(mode::Mode),
+    Motd(motd::Motd),
+    Names(names::Names),
+    Nick(nick::Nick),
+    Part(part::Part),
+    Pass(pass::Pass),
+    Ping(ping::Ping),
+    Pong,
+    Privmsg(privmsg::Privmsg),
+    Quit(quit::Quit),
+    Topic(topic::Topic),
+    User(user::User),
+    Who(who::Who),
+    Whois(whois::Whois),
+}
+
+impl Command {
+    /// Recognises the command and checks its parameters.
+    pub fn parse(msg: &Message) -> Result<Command, Reject> {
+        Ok(match msg.command.as_str() {
+            "AWAY" => Command::Away(away::Away::parse_frames(msg)?),
+            "CAP" => Command::Cap(cap::Cap::parse_frames(msg).map_err(Reject::early)?),
+            "HELP" => Command::Help(help::Help::parse_frames(msg)?),
+            "ISON" => Command::Ison(ison::Ison::parse_frames(msg)?),
+            "JOIN" => Command::Join(join::Join::parse_frames(msg)?),
+            "LIST" => Command::List(list::List::parse_frames(msg)?),
+            "MODE" => Command::Mode(mode::Mode::parse_frames(msg)?),
+            "MOTD" => Command::Motd(motd::Motd::parse_frames(msg)?),
+            "NAMES" => Command::Names(names::Names::parse_frames(msg)?),
+            "NICK" => Command::Nick(nick::Nick::parse_frames(msg).map_err(Reject::early)?),
+            "PART" => Command::Part(part::Part::parse_frames(msg)?),
+            "PASS" => Command::Pass(pass::Pass::parse_frames(msg).map_err(Reject::early)?),
+            "PING" => Command::Ping(ping::Ping::parse_frames(msg).map_err(Reject::early)?),
+            "PONG" => Command::Pong,
+            "PRIVMSG" | "MSG" | "NOTICE" => Command::Privmsg(privmsg::Privmsg::parse_frames(msg)?),
+            "QUIT" => Command::Quit(quit::Quit::parse_frames(msg)),
+            "TOPIC" => Command::Topic(topic::Topic::parse_frames(msg)?),
+            "USER" => Command::User(user::User::parse_frames(msg).map_err(Reject::early)?),
+            "WHO" => Command::Who(who::Who::parse_frames(msg)?),
+            "WHOIS" => Command::Whois(whois::Whois::parse_frames(msg)?),
+            other => {
+                let text = format!("Unknown command {other}; type HELP for the list");
+                return Err(Reject::new("421", &[other], &text));
+            }
+        })
+    }
+
+    /// Commands a client may send before it has registered.
+    pub fn allowed_before_registration(&self) -> bool {
+        matches!(
+            self,
+            Command::Cap(_)
+                | Command::Nick(_)
+                | Command::User(_)
+                | Command::Pass(_)
+                | Command::Ping(_)
+                | Command::Pong
+                | Command::Quit(_)
+                | Command::Help(_)
+        )
+    }
+
+    /// Carries the command out.
+    pub async fn apply(self, s: &mut Session) -> Flow {
+        match self {
+            Command::Away(c) => c.apply(s),
+            Command::Cap(c) => c.apply(s),
+            Command::Help(c) => c.apply(s),
+            Command::Ison(c) => c.apply(s),
+            Command::Join(c) => c.apply(s),
+            Command::List(c) => c.apply(s),
+            Command::Mode(c) => c.apply(s),
+            Command::Motd(c) => c.apply(s),
+            Command::Names(c) => c.apply(s),
+            Command::Nick(c) => c.apply(s),
+            Command::Part(c) => c.apply(s),
+            Command::Pass(c) => c.apply(s),
+            Command::Ping(c) => c.apply(s),
+            Command::Pong => Flow::Continue,
+            Command::Privmsg(c) => c.apply(s).await,
+            Command::Quit(c) => c.apply(s),
+            Command::Topic(c) => c.apply(s),
+            Command::User(c) => c.apply(s),
+            Command::Who(c) => c.apply(s),
+            Command::Whois(c) => c.apply(s),
+        }
+    }
+}
+
+/// The first parameter, or a 461 naming the command and its usage.
+fn required<'a>(msg: &'a Message, index: usize, usage: &str) -> Result<&'a str, Reject> {
+    msg.params
+        .get(index)
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| Reject::need_more_params(&msg.command, usage))
+}
+
+/// The non-empty items of a comma-separated target list (`#a,#b`).
+fn comma_list(list: &str) -> Vec<String> {
+    list.split(',')
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}

@@ -1,0 +1,67 @@
+//! TOPIC: read or set a room's topic.
+
+use super::{Flow, Reject, required};
+use crate::message::{Message, line};
+use crate::names::canonical_room;
+use crate::session::Session;
+use crate::state::StateError;
+
+/// Longest topic kept, in bytes (announced as TOPICLEN).
+pub const TOPIC_LEN: usize = 390;
+
+/// `TOPIC <room>` reads; `TOPIC <room> <text>` sets; `TOPIC <room> :` clears.
+pub struct Topic {
+    room: String,
+    text: Option<String>,
+}
+
+impl Topic {
+    /// Needs a room (461 otherwise).
+    pub fn parse_frames(msg: &Message) -> Result<Topic, Reject> {
+        Ok(Topic {
+            room: required(msg, 0, "TOPIC <#room> [new topic]")?.to_string(),
+            text: msg.params.get(1).cloned(),
+        })
+    }
+
+    /// Reads (331/332+333) or sets the topic (announced to members); 403/442 on errors.
+    pub fn apply(self, s: &mut Session) -> Flow {
+        let Ok(name) = canonical_room(&self.room) else {
+            s.numeric("403", &[&self.room], "No such room");
+            return Flow::Continue;
+        };
+        match self.text {
+            None => match s.ctx.state.topic(&name) {
+                None => s.numeric("403", &[&self.room], "No such room"),
+                Some((room, None, _)) => s.numeric("331", &[&room], "No topic is set"),
+                Some((room, Some(topic), _)) => {
+                    s.numeric("332", &[&room], &topic.text);
+                    let at = topic.set_at.to_string();
+                    s.send(line(
+                        &s.ctx.settings.server_name,
+                        "333",
+                        &[s.target(), &room, &topic.set_by, &at],
+                        None,
+                    ));
+                }
+            },
+            Some(mut text) => {
+                if text.len() > TOPIC_LEN {
+                    let mut cut = TOPIC_LEN;
+                    while !text.is_char_boundary(cut) {
+                        cut -= 1;
+                    }
+                    text.truncate(cut);
+                }
+                match s.ctx.state.set_topic(s.id, &name, &text) {
+                    Ok(()) => {}
+                    Err(StateError::NotInRoom) => {
+                        s.numeric("442", &[&name], "You're not in that room")
+                    }
+                    Err(_) => s.numeric("403", &[&self.room], "No such room"),
+                }
+            }
+        }
+        Flow::Continue
+    }
+}

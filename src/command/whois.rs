@@ -1,0 +1,46 @@
+//! WHOIS: presence details of one nick: who, where, which rooms, away or not.
+
+use super::{Flow, Reject, required};
+use crate::message::Message;
+use crate::session::Session;
+
+/// `WHOIS [server] <nick>`
+pub struct Whois {
+    nick: String,
+}
+
+impl Whois {
+    /// Needs a nick (431 otherwise); a leading server parameter is skipped.
+    pub fn parse_frames(msg: &Message) -> Result<Whois, Reject> {
+        let nick = msg.params.last().filter(|n| !n.is_empty());
+        let nick =
+            nick.ok_or_else(|| Reject::new("431", &[], "No nickname given. Usage: WHOIS <nick>"))?;
+        let _ = required(msg, 0, "WHOIS <nick>")?;
+        Ok(Whois { nick: nick.clone() })
+    }
+
+    /// 311, 319, 312, 301, 317, then 318; 401 if nobody has the nick.
+    pub fn apply(self, s: &mut Session) -> Flow {
+        let Some(w) = s.ctx.state.whois(&self.nick) else {
+            s.numeric("401", &[&self.nick], "No such nick");
+            s.numeric("318", &[&self.nick], "End of /WHOIS list");
+            return Flow::Continue;
+        };
+        let server = s.ctx.settings.server_name.clone();
+        s.numeric("311", &[&w.nick, &w.user, &w.host, "*"], &w.realname);
+        if !w.rooms.is_empty() {
+            s.numeric("319", &[&w.nick], &w.rooms.join(" "));
+        }
+        s.numeric("312", &[&w.nick, &server], "linechat");
+        if let Some(away) = &w.away {
+            s.numeric("301", &[&w.nick], away);
+        }
+        s.numeric(
+            "317",
+            &[&w.nick, "0", &w.signon.to_string()],
+            "seconds idle, signon time",
+        );
+        s.numeric("318", &[&w.nick], "End of /WHOIS list");
+        Flow::Continue
+    }
+}

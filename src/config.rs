@@ -1,0 +1,271 @@
+//! Settings: command-line flags (clap) over an optional TOML file over built-in defaults.
+//!
+//! Every setting can be given in either place with the same name (`--max-clients` is
+//! `max-clients` in the file), so an operator can move a flag into the file unchanged.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde::Deserialize;
+
+/// Flags of `chat-server`; every one may also be set in the `--config` file.
+#[derive(Parser, Debug, Default, Deserialize)]
+#[command(
+    name = "chat-server",
+    version,
+    about = "A chat server for telnet, nc, openssl s_client and IRC clients, archiving every room to CSV.",
+    long_about = "A chat server for telnet, nc, openssl s_client and IRC clients.\n\n\
+        Connect with `nc 127.0.0.1 6667`, type `NICK yourname`, then `JOIN #general` and \
+        `MSG #general hello`. Type HELP for the command list. Every room message is appended \
+        to <log-dir>/history_<room>.csv before anyone receives it.\n\n\
+        Each flag can also be set in the TOML file given by --config, under the same name \
+        (for example `max-clients = 500`); flags override the file."
+)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Args {
+    /// TOML configuration file; flags given on the command line override its settings.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Validate the configuration (and TLS files) and exit: 0 when valid, 1 with the problem.
+    #[arg(long)]
+    #[serde(skip)]
+    pub check_config: bool,
+
+    /// Plaintext listen address (repeatable). `none` disables plaintext. [default: 127.0.0.1:6667]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<Vec<String>>,
+
+    /// TLS listen address (repeatable); needs --tls-cert and --tls-key.
+    #[arg(long, value_name = "ADDR")]
+    pub tls_listen: Option<Vec<SocketAddr>>,
+
+    /// PEM file with the certificate chain for TLS listeners.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key for TLS listeners.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Seconds a TLS client has to finish its handshake. [default: 10]
+    #[arg(long, value_name = "SECS")]
+    pub handshake_timeout: Option<u64>,
+
+    /// Directory holding the room archives (history_<room>.csv). [default: ./logs]
+    #[arg(long, value_name = "DIR")]
+    pub log_dir: Option<PathBuf>,
+
+    /// Connection password clients must send with PASS before registering.
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "LINECHAT_PASSWORD",
+        hide_env_values = true
+    )]
+    pub password: Option<String>,
+
+    /// Name the server uses as the source of its replies. [default: linechat]
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+
+    /// Most simultaneous connections; more are refused with an ERROR. [default: 10000]
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+
+    /// Seconds of silence from a client before the server sends it a PING. [default: 90]
+    #[arg(long, value_name = "SECS")]
+    pub ping_interval: Option<u64>,
+
+    /// Seconds a pinged client has to answer before it is dropped. [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub ping_timeout: Option<u64>,
+
+    /// Seconds a connection has to register (NICK) before it is dropped. [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub registration_timeout: Option<u64>,
+
+    /// Longest accepted line in bytes, excluding the line ending (IRC uses 512). [default: 512]
+    #[arg(long, value_name = "BYTES")]
+    pub max_line_bytes: Option<usize>,
+
+    /// Bytes of output a slow client may have queued before it is dropped. [default: 98304]
+    #[arg(long, value_name = "BYTES")]
+    pub sendq_bytes: Option<usize>,
+
+    /// Message of the day shown after registration (use \n for more lines).
+    #[arg(long, value_name = "TEXT")]
+    pub motd: Option<String>,
+
+    /// Most results the SEARCH command returns. [default: 100]
+    #[arg(long, value_name = "N")]
+    pub search_max_results: Option<usize>,
+}
+
+/// Resolved settings the server runs with.
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: Vec<SocketAddr>,
+    pub tls_listen: Vec<SocketAddr>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub handshake_timeout: Duration,
+    pub log_dir: PathBuf,
+    pub password: Option<String>,
+    pub server_name: String,
+    pub max_clients: usize,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub registration_timeout: Duration,
+    pub max_line_bytes: usize,
+    pub sendq_bytes: usize,
+    pub motd: Vec<String>,
+    pub search_max_results: usize,
+}
+
+/// The password never reaches logs, even through `{:?}`.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("tls_listen", &self.tls_listen)
+            .field("tls_cert", &self.tls_cert)
+            .field("tls_key", &self.tls_key)
+            .field("log_dir", &self.log_dir)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("server_name", &self.server_name)
+            .field("max_clients", &self.max_clients)
+            .field("max_line_bytes", &self.max_line_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::resolve(Args::default(), Args::default()).expect("defaults are valid")
+    }
+}
+
+impl Settings {
+    /// Settings for tests and embedding: defaults with the given log directory.
+    pub fn with_log_dir(log_dir: impl Into<PathBuf>) -> Self {
+        Settings {
+            log_dir: log_dir.into(),
+            ..Settings::default()
+        }
+    }
+
+    /// Reads the `--config` file (if any) and lays the flags over it.
+    pub fn from_args(args: Args) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => Args::default(),
+        };
+        Settings::resolve(args, file)
+    }
+
+    fn resolve(flags: Args, file: Args) -> anyhow::Result<Self> {
+        macro_rules! pick {
+            ($field:ident) => {
+                flags.$field.or(file.$field)
+            };
+        }
+        let listen_strs = pick!(listen).unwrap_or_else(|| vec!["127.0.0.1:6667".to_string()]);
+        let mut listen = Vec::new();
+        for s in listen_strs {
+            if s.eq_ignore_ascii_case("none") || s.is_empty() {
+                continue;
+            }
+            listen.push(
+                s.parse::<SocketAddr>()
+                    .with_context(|| format!("listen address `{s}` is not HOST:PORT"))?,
+            );
+        }
+        let tls_listen = pick!(tls_listen).unwrap_or_default();
+        let tls_cert = pick!(tls_cert);
+        let tls_key = pick!(tls_key);
+        if !tls_listen.is_empty() && (tls_cert.is_none() || tls_key.is_none()) {
+            bail!("--tls-listen needs both --tls-cert and --tls-key");
+        }
+        if listen.is_empty() && tls_listen.is_empty() {
+            bail!("no listener: give --listen or --tls-listen");
+        }
+        let max_line_bytes = pick!(max_line_bytes).unwrap_or(512);
+        if max_line_bytes < 64 {
+            bail!("max-line-bytes must be at least 64");
+        }
+        let secs = |v: Option<u64>, default: u64, name: &str| -> anyhow::Result<Duration> {
+            let v = v.unwrap_or(default);
+            if v == 0 {
+                bail!("{name} must be at least 1 second");
+            }
+            Ok(Duration::from_secs(v))
+        };
+        let server_name = pick!(server_name).unwrap_or_else(|| "linechat".to_string());
+        if server_name.is_empty() || server_name.contains(|c: char| c.is_whitespace() || c == ':') {
+            bail!("server-name may not be empty or contain spaces or colons");
+        }
+        Ok(Settings {
+            listen,
+            tls_listen,
+            tls_cert,
+            tls_key,
+            handshake_timeout: secs(pick!(handshake_timeout), 10, "handshake-timeout")?,
+            log_dir: pick!(log_dir).unwrap_or_else(|| PathBuf::from("./logs")),
+            password: pick!(password).filter(|p| !p.is_empty()),
+            server_name,
+            max_clients: pick!(max_clients).unwrap_or(10_000).max(1),
+            ping_interval: secs(pick!(ping_interval), 90, "ping-interval")?,
+            ping_timeout: secs(pick!(ping_timeout), 60, "ping-timeout")?,
+            registration_timeout: secs(pick!(registration_timeout), 60, "registration-timeout")?,
+            max_line_bytes,
+            sendq_bytes: pick!(sendq_bytes).unwrap_or(96 * 1024).max(4096),
+            motd: pick!(motd)
+                .map(|m| m.replace("\\n", "\n").lines().map(str::to_string).collect())
+                .unwrap_or_default(),
+            search_max_results: pick!(search_max_results).unwrap_or(100).clamp(1, 10_000),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<Args> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {} is not valid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_file_overrides_defaults() {
+        let file: Args = toml::from_str("max-clients = 5\nlog-dir = \"/srv/a\"\n").unwrap();
+        let flags = Args::parse_from(["chat-server", "--max-clients", "7"]);
+        let s = Settings::resolve(flags, file).unwrap();
+        assert_eq!(s.max_clients, 7);
+        assert_eq!(s.log_dir, PathBuf::from("/srv/a"));
+        assert_eq!(s.max_line_bytes, 512);
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<Args>("max-client = 5").is_err());
+        let flags = Args::parse_from(["chat-server", "--listen", "nowhere"]);
+        let err = Settings::resolve(flags, Args::default()).unwrap_err();
+        assert!(err.to_string().contains("nowhere"), "{err}");
+        let flags = Args::parse_from(["chat-server", "--tls-listen", "127.0.0.1:6697"]);
+        assert!(Settings::resolve(flags, Args::default()).is_err());
+    }
+
+    #[test]
+    fn password_is_redacted_in_debug() {
+        let flags = Args::parse_from(["chat-server", "--password", "hunter2"]);
+        let s = Settings::resolve(flags, Args::default()).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

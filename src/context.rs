@@ -1,0 +1,19 @@
+//! What every session shares: settings, the room state and the archive.
+
+use std::sync::Arc;
+
+use crate::archive::Archive;
+use crate::config::Settings;
+use crate::state::State;
+
+/// The server-wide handle passed to every session; clone the `Arc`, not the contents.
+pub struct Context {
+    pub settings: Settings,
+    pub state: State,
+    pub archive: Archive,
+    /// When the server started, for RPL_CREATED.
+    pub started: chrono::DateTime<chrono::Utc>,
+}
+
+/// Shared form of [`Context`].
+pub type Ctx = Arc<Context>;

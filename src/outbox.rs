@@ -1,0 +1,118 @@
+//! A client's outgoing queue, bounded in bytes (IRC's "sendq").
+//!
+//! Senders never wait on a slow reader: a line that would push the queue past its limit
+//! marks the client for disconnection instead, so one stuck client cannot stall a room or
+//! grow the server's memory without bound.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc};
+
+/// The sending side of a client's queue; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Bytes>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    queued: AtomicUsize,
+    limit: usize,
+    overflowed: AtomicBool,
+    overflow: Notify,
+}
+
+/// The receiving side, drained by the connection's writer task.
+pub struct OutboxReceiver {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    shared: Arc<Shared>,
+}
+
+impl Outbox {
+    /// A queue that holds at most `limit` bytes not yet written to the socket.
+    pub fn new(limit: usize) -> (Outbox, OutboxReceiver) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let shared = Arc::new(Shared {
+            queued: AtomicUsize::new(0),
+            limit,
+            overflowed: AtomicBool::new(false),
+            overflow: Notify::new(),
+        });
+        (
+            Outbox {
+                tx,
+                shared: shared.clone(),
+            },
+            OutboxReceiver { rx, shared },
+        )
+    }
+
+    /// Queues a line; returns false (and flags the client) when the sendq is exceeded.
+    pub fn send(&self, line: Bytes) -> bool {
+        if self.shared.overflowed.load(Ordering::Relaxed) {
+            return false;
+        }
+        let len = line.len();
+        let before = self.shared.queued.fetch_add(len, Ordering::Relaxed);
+        if before + len > self.shared.limit {
+            self.shared.queued.fetch_sub(len, Ordering::Relaxed);
+            self.shared.overflowed.store(true, Ordering::Relaxed);
+            self.shared.overflow.notify_one();
+            return false;
+        }
+        if self.tx.send(line).is_err() {
+            self.shared.queued.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        true
+    }
+
+    /// Queues a line even past the limit: for the final ERROR line of a closing connection.
+    pub fn send_final(&self, line: Bytes) {
+        self.shared.queued.fetch_add(line.len(), Ordering::Relaxed);
+        let _ = self.tx.send(line);
+    }
+
+    /// Resolves once the client has exceeded its sendq.
+    pub async fn overflowed(&self) {
+        if self.shared.overflowed.load(Ordering::Relaxed) {
+            return;
+        }
+        self.shared.overflow.notified().await;
+    }
+}
+
+impl OutboxReceiver {
+    /// The next queued line, or `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        let line = self.rx.recv().await?;
+        self.shared.queued.fetch_sub(line.len(), Ordering::Relaxed);
+        Some(line)
+    }
+
+    /// A queued line if one is ready now.
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        let line = self.rx.try_recv().ok()?;
+        self.shared.queued.fetch_sub(line.len(), Ordering::Relaxed);
+        Some(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn exceeding_the_limit_flags_overflow() {
+        let (out, mut rx) = Outbox::new(10);
+        assert!(out.send(Bytes::from_static(b"12345")));
+        assert!(out.send(Bytes::from_static(b"12345")));
+        assert!(!out.send(Bytes::from_static(b"1")));
+        out.overflowed().await;
+        assert_eq!(rx.recv().await.unwrap(), Bytes::from_static(b"12345"));
+        assert!(!out.send(Bytes::from_static(b"1")), "stays flagged");
+    }
+}

@@ -1,0 +1,165 @@
+//! Accepting connections and shutting down cleanly.
+//!
+//! Shaped like mini-redis: `Server::run` accepts on every listener until the shutdown
+//! future resolves, then tells every session, waits for them to say goodbye, and closes
+//! the archive only after the last message has been written.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast};
+use tokio_util::task::TaskTracker;
+
+use crate::archive::{Archive, ArchiveWriter};
+use crate::config::Settings;
+use crate::context::{Context, Ctx};
+use crate::state::State;
+
+/// A bound listening socket, plaintext or TLS.
+pub struct Listener {
+    pub tcp: TcpListener,
+    /// Present for TLS listeners: every connection is handshaken first.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Listener {
+    /// A plaintext listener.
+    pub fn plain(tcp: TcpListener) -> Listener {
+        Listener { tcp, tls: None }
+    }
+
+    /// The address it is bound to.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A server with its archive open, ready to accept.
+pub struct Server {
+    ctx: Ctx,
+    writer: ArchiveWriter,
+}
+
+impl Server {
+    /// Opens (and repairs) the archive directory; fails if it cannot be created or read.
+    pub fn new(settings: Settings) -> anyhow::Result<Server> {
+        let (archive, writer) = Archive::open(&settings.log_dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open log directory {}: {e}",
+                settings.log_dir.display()
+            )
+        })?;
+        let ctx = Arc::new(Context {
+            settings,
+            state: State::new(),
+            archive,
+            started: chrono::Utc::now(),
+        });
+        Ok(Server { ctx, writer })
+    }
+
+    /// The archive, for SIGHUP reopening and for the search indexer.
+    pub fn archive(&self) -> Archive {
+        self.ctx.archive.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then closes every connection and the archive.
+    pub async fn run(self, listeners: Vec<Listener>, shutdown: impl Future) -> anyhow::Result<()> {
+        let (notify, _) = broadcast::channel::<()>(1);
+        let sessions = TaskTracker::new();
+        let slots = Arc::new(Semaphore::new(self.ctx.settings.max_clients));
+        let accepting = TaskTracker::new();
+        for listener in listeners {
+            accepting.spawn(accept_loop(
+                listener,
+                self.ctx.clone(),
+                notify.clone(),
+                sessions.clone(),
+                slots.clone(),
+            ));
+        }
+        accepting.close();
+        shutdown.await;
+        tracing::info!("shutting down: closing every connection");
+        // Stop accepting first, so no session starts after the notice goes out.
+        let _ = notify.send(());
+        accepting.wait().await;
+        sessions.close();
+        sessions.wait().await;
+        self.writer.close().await;
+        tracing::info!("archive closed; bye");
+        Ok(())
+    }
+}
+
+async fn accept_loop(
+    listener: Listener,
+    ctx: Ctx,
+    notify: broadcast::Sender<()>,
+    sessions: TaskTracker,
+    slots: Arc<Semaphore>,
+) {
+    let mut stop = notify.subscribe();
+    loop {
+        let accepted = tokio::select! {
+            _ = stop.recv() => return,
+            accepted = listener.tcp.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Running out of file descriptors must not end the listener.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, "refused: server full");
+            if listener.tls.is_none() {
+                tokio::spawn(refuse(stream));
+            }
+            continue;
+        };
+        let ctx = ctx.clone();
+        let tls = listener.tls.clone();
+        let shutdown = notify.subscribe();
+        sessions.spawn(async move {
+            let _permit = permit;
+            match tls {
+                None => {
+                    tracing::info!(%peer, transport = "plain", "connected");
+                    crate::session::run(stream, peer, ctx, shutdown).await;
+                }
+                Some(acceptor) => {
+                    let timeout = ctx.settings.handshake_timeout;
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            let version = tls_stream
+                                .get_ref()
+                                .1
+                                .protocol_version()
+                                .and_then(|v| v.as_str())
+                                .unwrap_or("unknown");
+                            tracing::info!(%peer, transport = "tls", tls_version = version, "connected");
+                            crate::session::run(tls_stream, peer, ctx, shutdown).await;
+                        }
+                        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let _ = stream
+        .write_all(b"ERROR :Server is full, try again later\r\n")
+        .await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,331 @@
+//! One client's conversation, from its first byte to its QUIT.
+//!
+//! Generic over any `AsyncRead + AsyncWrite` stream, so plaintext TCP and TLS run the same
+//! code. Reading, timers and shutdown are multiplexed in one loop; output goes through the
+//! client's [`Outbox`], drained to the socket by a separate writer task.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::broadcast;
+use tokio::time::{Instant, sleep_until};
+use tokio_util::codec::FramedRead;
+
+use crate::codec::{Inbound, LineCodec};
+use crate::command::{Command, Flow};
+use crate::context::Ctx;
+use crate::message::{Message, ParseError, line};
+use crate::outbox::{Outbox, OutboxReceiver};
+use crate::state::ClientId;
+
+/// How long a nick-only (telnet) client may idle before registration completes anyway.
+const NICK_ONLY_GRACE: Duration = Duration::from_secs(2);
+/// How long the final lines of a closing connection may take to reach the client.
+const CLOSE_FLUSH: Duration = Duration::from_secs(5);
+
+/// A client's protocol state; command modules read and change it.
+pub struct Session {
+    pub id: ClientId,
+    pub ctx: Ctx,
+    pub outbox: Outbox,
+    pub host: String,
+    pub nick: Option<String>,
+    /// USER's username and realname, once given.
+    pub user: Option<(String, String)>,
+    pub registered: bool,
+    /// True between `CAP LS`/`CAP REQ` and `CAP END`: registration waits for it.
+    pub cap_negotiating: bool,
+    pub pass_ok: bool,
+}
+
+impl Session {
+    /// The source prefix of this client: `nick!user@host`.
+    pub fn prefix(&self) -> String {
+        let nick = self.nick.as_deref().unwrap_or("*");
+        let user = self.user.as_ref().map_or(nick, |(u, _)| u.as_str());
+        format!("{nick}!{user}@{}", self.host)
+    }
+
+    /// The nick to address replies to (`*` before one is set).
+    pub fn target(&self) -> &str {
+        self.nick.as_deref().unwrap_or("*")
+    }
+
+    /// Queues a raw line to this client.
+    pub fn send(&self, msg: Bytes) {
+        self.outbox.send(msg);
+    }
+
+    /// Sends a numeric reply: `:server CODE nick params... :text`.
+    pub fn numeric(&self, code: &str, params: &[&str], text: &str) {
+        let mut middle = Vec::with_capacity(params.len() + 1);
+        middle.push(self.target());
+        middle.extend_from_slice(params);
+        self.send(line(
+            &self.ctx.settings.server_name,
+            code,
+            &middle,
+            Some(text),
+        ));
+    }
+
+    /// Sends a standard-replies FAIL: `FAIL COMMAND CODE [context...] :text`.
+    pub fn fail(&self, command: &str, code: &str, context: &[&str], text: &str) {
+        let mut middle = vec![command, code];
+        middle.extend_from_slice(context);
+        self.send(line(
+            &self.ctx.settings.server_name,
+            "FAIL",
+            &middle,
+            Some(text),
+        ));
+    }
+
+    /// Sends a server NOTICE to this client (used for HELP and readable results).
+    pub fn notice(&self, text: &str) {
+        self.send(line(
+            &self.ctx.settings.server_name,
+            "NOTICE",
+            &[self.target()],
+            Some(text),
+        ));
+    }
+
+    /// Completes registration when NICK (and USER, unless `force`) are in and CAP is done.
+    /// Returns a close reason if the password check fails.
+    pub fn try_register(&mut self, force: bool) -> Option<String> {
+        if self.registered || self.nick.is_none() || self.cap_negotiating {
+            return None;
+        }
+        if self.user.is_none() && !force {
+            return None;
+        }
+        if self.ctx.settings.password.is_some() && !self.pass_ok {
+            self.numeric(
+                "464",
+                &[],
+                "Password incorrect: send PASS <password> before NICK",
+            );
+            return Some("Bad password".to_string());
+        }
+        let nick = self.nick.clone().unwrap_or_default();
+        let (user, realname) = self
+            .user
+            .clone()
+            .unwrap_or_else(|| (nick.clone(), nick.clone()));
+        self.user = Some((user.clone(), realname.clone()));
+        self.registered = true;
+        self.ctx.state.with_client(self.id, |c| {
+            c.user = user;
+            c.realname = realname;
+            c.registered = true;
+        });
+        crate::command::welcome(self);
+        tracing::info!(client = self.id, nick = %nick, "registered");
+        None
+    }
+
+    async fn handle(&mut self, inbound: Inbound) -> Flow {
+        let max = self.ctx.settings.max_line_bytes;
+        let text = match inbound {
+            Inbound::Line(text) => text,
+            Inbound::TooLong => {
+                self.numeric(
+                    "417",
+                    &[],
+                    &format!("Input line was too long (the limit is {max} bytes); it was ignored"),
+                );
+                return Flow::Continue;
+            }
+            Inbound::InvalidUtf8 => {
+                self.fail(
+                    "*",
+                    "INVALID_UTF8",
+                    &[],
+                    "Message rejected for containing invalid UTF-8",
+                );
+                return Flow::Continue;
+            }
+        };
+        let msg = match Message::parse(&text) {
+            Ok(Some(msg)) => msg,
+            Ok(None) => return Flow::Continue,
+            Err(ParseError::NoCommand) => {
+                self.numeric("421", &["*"], "Line has no command");
+                return Flow::Continue;
+            }
+            Err(e) => {
+                self.fail(
+                    "*",
+                    "INVALID_CHARACTER",
+                    &[],
+                    &format!("Message rejected: {e}"),
+                );
+                return Flow::Continue;
+            }
+        };
+        let command = match Command::parse(&msg) {
+            Ok(c) => c,
+            Err(reject) => {
+                if !self.registered
+                    && !reject.before_registration
+                    && let Some(flow) = self.register_or_refuse()
+                {
+                    return flow;
+                }
+                reject.send(self);
+                return Flow::Continue;
+            }
+        };
+        if !self.registered
+            && !command.allowed_before_registration()
+            && let Some(flow) = self.register_or_refuse()
+        {
+            return flow;
+        }
+        command.apply(self).await
+    }
+
+    /// Before registration, a non-registration command either completes a nick-only
+    /// (telnet) registration or is refused with 451. `Some` means stop handling the line.
+    fn register_or_refuse(&mut self) -> Option<Flow> {
+        if self.nick.is_some() && !self.cap_negotiating {
+            return self.try_register(true).map(Flow::Close);
+        }
+        self.numeric(
+            "451",
+            &[],
+            "You have not registered: send NICK <yourname> first",
+        );
+        Some(Flow::Continue)
+    }
+}
+
+/// Serves one connection until it quits, fails, times out or the server shuts down.
+pub async fn run<S>(stream: S, peer: SocketAddr, ctx: Ctx, mut shutdown: broadcast::Receiver<()>)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (reader, writer) = tokio::io::split(stream);
+    let (outbox, rx) = Outbox::new(ctx.settings.sendq_bytes);
+    let writer = tokio::spawn(write_loop(writer, rx));
+    let host = display_host(peer);
+    let id = ctx.state.connect(host.clone(), outbox.clone());
+    let mut lines = FramedRead::new(reader, LineCodec::new(ctx.settings.max_line_bytes));
+    let mut session = Session {
+        id,
+        ctx: ctx.clone(),
+        outbox: outbox.clone(),
+        host,
+        nick: None,
+        user: None,
+        registered: false,
+        cap_negotiating: false,
+        pass_ok: false,
+    };
+    let settings = &ctx.settings;
+    let registration_deadline = Instant::now() + settings.registration_timeout;
+    let mut ping_deadline = Instant::now() + settings.ping_interval;
+    let mut awaiting_pong = false;
+    let mut grace: Option<Instant> = None;
+
+    let reason: String = loop {
+        tokio::select! {
+            _ = shutdown.recv() => {
+                outbox.send_final(line("", "ERROR", &[], Some("Server shutting down")));
+                break "Server shutting down".into();
+            }
+            _ = outbox.overflowed() => {
+                outbox.send_final(line("", "ERROR", &[], Some("SendQ exceeded")));
+                break "SendQ exceeded".into();
+            }
+            item = lines.next() => {
+                let inbound = match item {
+                    None => break "Connection closed".into(),
+                    Some(Err(e)) => break format!("Read error: {e}"),
+                    Some(Ok(inbound)) => inbound,
+                };
+                ping_deadline = Instant::now() + settings.ping_interval;
+                awaiting_pong = false;
+                match session.handle(inbound).await {
+                    Flow::Continue => {}
+                    Flow::Close(reason) => {
+                        let text = format!("Closing link: {} ({reason})", session.target());
+                        outbox.send_final(line("", "ERROR", &[], Some(&text)));
+                        break reason;
+                    }
+                }
+                grace = (!session.registered && session.nick.is_some() && session.user.is_none()
+                    && !session.cap_negotiating)
+                    .then(|| grace.unwrap_or_else(|| Instant::now() + NICK_ONLY_GRACE));
+            }
+            _ = sleep_until(grace.unwrap_or_else(Instant::now)), if grace.is_some() => {
+                grace = None;
+                if let Some(reason) = session.try_register(true) {
+                    let text = format!("Closing link: {} ({reason})", session.target());
+                    outbox.send_final(line("", "ERROR", &[], Some(&text)));
+                    break reason;
+                }
+            }
+            _ = sleep_until(registration_deadline), if !session.registered => {
+                outbox.send_final(line("", "ERROR", &[], Some("Closing link: registration timed out")));
+                break "Registration timed out".into();
+            }
+            _ = sleep_until(ping_deadline), if session.registered => {
+                if awaiting_pong {
+                    outbox.send_final(line("", "ERROR", &[], Some("Closing link: ping timeout")));
+                    break "Ping timeout".into();
+                }
+                outbox.send(line("", "PING", &[], Some(&settings.server_name)));
+                awaiting_pong = true;
+                ping_deadline = Instant::now() + settings.ping_timeout;
+            }
+        }
+    };
+
+    ctx.state.disconnect(id, &reason);
+    tracing::info!(client = id, %peer, reason = %reason, "disconnected");
+    drop(session);
+    drop(outbox);
+    // The writer ends once every outbox clone is gone and the last lines are written.
+    let mut writer = writer;
+    if tokio::time::timeout(CLOSE_FLUSH, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+}
+
+/// The host part of `nick!user@host`: an IPv6 address like `::1` is written `0::1`, as
+/// IRC servers do, so it can never be read as a trailing parameter.
+fn display_host(peer: SocketAddr) -> String {
+    let ip = peer.ip().to_canonical().to_string();
+    if ip.starts_with(':') {
+        format!("0{ip}")
+    } else {
+        ip
+    }
+}
+
+async fn write_loop<W: AsyncWrite>(writer: W, mut rx: OutboxReceiver) {
+    let out = BufWriter::with_capacity(16 * 1024, writer);
+    tokio::pin!(out);
+    while let Some(msg) = rx.recv().await {
+        if out.write_all(&msg).await.is_err() {
+            return;
+        }
+        while let Some(more) = rx.try_recv() {
+            if out.write_all(&more).await.is_err() {
+                return;
+            }
+        }
+        if out.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = out.shutdown().await;
+}

@@ -1,0 +1,281 @@
+//! Test harness: the real `chat-server` binary on an ephemeral port, real TCP clients,
+//! real files in temporary directories.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// Guard against a hung test; never an assertion about speed.
+pub const GUARD: Duration = Duration::from_secs(20);
+
+/// Lines the server wrote to stderr, with a way to wait for one.
+#[derive(Clone, Default)]
+pub struct Log(Arc<(Mutex<Vec<String>>, Condvar)>);
+
+impl Log {
+    /// Waits until a log line containing `needle` appears; returns it.
+    pub fn wait_for(&self, needle: &str) -> String {
+        self.wait_for_nth(needle, 1)
+    }
+
+    /// Waits until `n` log lines containing `needle` have appeared; returns the last.
+    pub fn wait_for_nth(&self, needle: &str, n: usize) -> String {
+        let (lock, cond) = &*self.0;
+        let mut lines = lock.lock().unwrap();
+        loop {
+            let found: Vec<&String> = lines.iter().filter(|l| l.contains(needle)).collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            let (next, timeout) = cond.wait_timeout(lines, GUARD).unwrap();
+            lines = next;
+            if timeout.timed_out() {
+                panic!("server never logged {needle:?}; log:\n{}", lines.join("\n"));
+            }
+        }
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        self.0.0.lock().unwrap().join("\n")
+    }
+}
+
+/// A running server process.
+pub struct TestServer {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub log_dir: PathBuf,
+    pub log: Log,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a server with a fresh temporary log directory.
+    pub fn start(args: &[&str]) -> TestServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("logs");
+        let mut server = TestServer::start_in(&dir, args);
+        server._tmp = Some(tmp);
+        server
+    }
+
+    /// Starts a server whose archives live in `log_dir`.
+    pub fn start_in(log_dir: &Path, args: &[&str]) -> TestServer {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        cmd.arg("--log-dir").arg(log_dir);
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("LINECHAT_PASSWORD")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start chat-server");
+        let stderr = child.stderr.take().unwrap();
+        let log = Log::default();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let (lock, cond) = &*sink.0;
+                lock.lock().unwrap().push(line);
+                cond.notify_all();
+            }
+            // Wake waiters on exit so they can report the log.
+            sink.0.1.notify_all();
+        });
+        let listening = log.wait_for("listening on ");
+        let addr = listening
+            .split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {listening:?}"));
+        TestServer {
+            child,
+            addr,
+            log_dir: log_dir.to_path_buf(),
+            log,
+            _tmp: None,
+        }
+    }
+
+    /// A connected, unregistered client.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// A client registered as `nick` (NICK + USER), with the welcome burst read.
+    pub fn client(&self, nick: &str) -> Client {
+        let mut c = self.connect();
+        c.send(&format!("NICK {nick}"));
+        c.send(&format!("USER {nick} 0 * :{nick} tester"));
+        c.expect(" 001 ");
+        c.expect_any(&[" 376 ", " 422 "]);
+        c
+    }
+
+    /// Registers each nick and joins it to `room`, in order; on return every client has
+    /// read its welcome, its names list and the JOINs of those after it.
+    pub fn members<const N: usize>(&self, room: &str, nicks: [&str; N]) -> [Client; N] {
+        let mut clients: Vec<Client> = Vec::with_capacity(N);
+        for nick in nicks {
+            let mut c = self.client(nick);
+            c.send(&format!("JOIN {room}"));
+            c.expect(" 366 ");
+            for earlier in clients.iter_mut() {
+                earlier.expect(&format!(":{nick}!"));
+            }
+            clients.push(c);
+        }
+        match clients.try_into() {
+            Ok(array) => array,
+            Err(_) => unreachable!("one client per nick"),
+        }
+    }
+
+    /// Sends a signal to the server process.
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    /// The archive file of a room, by its file name.
+    pub fn archive(&self, file: &str) -> PathBuf {
+        self.log_dir.join(file)
+    }
+
+    /// Waits for the process to exit and returns its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
+        self.child.wait().unwrap().code()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A line-oriented TCP client.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    /// Everything received so far, for failure messages.
+    pub seen: Vec<String>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(GUARD)).unwrap();
+        Client {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The raw socket, for writers on other threads.
+    pub fn writer(&self) -> &TcpStream {
+        &self.writer
+    }
+
+    /// Sends one line with CRLF.
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("send");
+    }
+
+    /// The next line without its CRLF, or `None` at end of stream.
+    pub fn next_line(&mut self) -> Option<String> {
+        let mut buf = Vec::new();
+        match self.reader.read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) => {
+                let line = String::from_utf8(buf).expect("server sent UTF-8");
+                assert!(line.ends_with("\r\n"), "server line without CRLF: {line:?}");
+                let line = line.trim_end_matches("\r\n").to_string();
+                self.seen.push(line.clone());
+                Some(line)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("read failed ({e}); seen so far:\n{}", self.seen.join("\n")),
+        }
+    }
+
+    /// Reads until a line contains `needle`; returns it.
+    pub fn expect(&mut self, needle: &str) -> String {
+        self.expect_any(&[needle])
+    }
+
+    /// Reads until a line contains one of `needles`; returns it.
+    pub fn expect_any(&mut self, needles: &[&str]) -> String {
+        loop {
+            match self.next_line() {
+                Some(line) if needles.iter().any(|n| line.contains(n)) => return line,
+                Some(_) => {}
+                None => panic!(
+                    "connection closed before {needles:?}; seen:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends a PING and returns every line that arrives before its PONG: proof of what was
+    /// (not) delivered before it, without sleeping.
+    pub fn sync(&mut self) -> Vec<String> {
+        let token = format!("sync{}", self.seen.len());
+        self.send(&format!("PING {token}"));
+        let mut before = Vec::new();
+        loop {
+            let line = self
+                .next_line()
+                .unwrap_or_else(|| panic!("closed while syncing; seen:\n{}", self.seen.join("\n")));
+            if line.contains(" PONG ") && line.ends_with(&token) {
+                return before;
+            }
+            before.push(line);
+        }
+    }
+
+    /// Reads until the server closes the connection; returns the lines read.
+    pub fn read_to_close(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(line) = self.next_line() {
+            out.push(line);
+        }
+        out
+    }
+}
+
+/// Reads an archive CSV as (timestamp, user, message) rows, checking the header.
+pub fn read_archive(path: &Path) -> Vec<(String, String, String)> {
+    let mut reader = csv::Reader::from_path(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let headers = reader.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        ["timestamp", "username", "message"]
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string(), r[2].to_string())
+        })
+        .collect()
+}

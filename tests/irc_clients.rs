@@ -1,0 +1,200 @@
+//! Real IRC clients against the real server: irssi driven through tmux.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{GUARD, TestServer};
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// A tmux server of our own, so tests never touch a user's sessions.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, text: &str) {
+        self.run(&["send-keys", "-t", "irc", "-l", text]);
+        self.run(&["send-keys", "-t", "irc", "Enter"]);
+    }
+
+    /// Polls the screen until it shows `needle` (the screen has no event to await).
+    fn wait_for_screen(&self, needle: &str) {
+        let start = Instant::now();
+        loop {
+            let screen = self.run(&["capture-pane", "-t", "irc", "-p"]);
+            if screen.contains(needle) {
+                return;
+            }
+            assert!(
+                start.elapsed() < GUARD,
+                "irssi never showed {needle:?}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn irssi_registers_joins_talks_and_quits() {
+    if !(have("irssi") && have("tmux")) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install irssi and tmux"
+        );
+        eprintln!("skipping: irssi or tmux is not installed");
+        return;
+    }
+    let server = TestServer::start(&[]);
+    let mut ben = server.client("ben");
+    ben.send("JOIN #r");
+    ben.expect(" 366 ");
+
+    let home = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("linechat-test-{}", std::process::id()),
+    };
+    let port = server.addr.port().to_string();
+    let irssi = format!(
+        "irssi --home={} -c 127.0.0.1 -p {port} -n ann",
+        home.path().display()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "irc",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &irssi,
+    ]);
+    server.log.wait_for("registered client=2 nick=ann");
+
+    tmux.keys("/join #r");
+    let join = ben.expect(" JOIN ");
+    assert!(
+        join.starts_with(":ann!") && join.ends_with("@127.0.0.1 JOIN #r"),
+        "{join}"
+    );
+    tmux.keys("hello from irssi, with a comma");
+    assert!(
+        ben.expect("PRIVMSG")
+            .ends_with(" PRIVMSG #r :hello from irssi, with a comma")
+    );
+
+    ben.send("PRIVMSG #r :hi ann, from ben");
+    tmux.wait_for_screen("hi ann, from ben");
+
+    tmux.keys("/quit see you");
+    assert!(ben.expect(" QUIT ").ends_with(" QUIT :Quit: see you"));
+    let rows = common::read_archive(&server.archive("history_r.csv"));
+    assert_eq!(rows[0].1, "ann");
+    assert_eq!(rows[0].2, "hello from irssi, with a comma");
+    assert_eq!(rows[1].1, "ben");
+}
+
+#[test]
+fn weechat_registers_autojoins_talks_and_quits() {
+    if !have("weechat-headless") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install weechat-headless"
+        );
+        eprintln!("skipping: weechat-headless is not installed");
+        return;
+    }
+    let server = TestServer::start(&[]);
+    let mut ben = server.client("ben");
+    ben.send("JOIN #r");
+    ben.expect(" 366 ");
+
+    let home = tempfile::tempdir().unwrap();
+    let setup = format!(
+        "/set logger.file.flush_delay 0; /server add lc 127.0.0.1/{} -notls -nicks=wee -autojoin=#r; /connect lc",
+        server.addr.port()
+    );
+    let mut weechat = Command::new("weechat-headless")
+        .arg("--dir")
+        .arg(home.path())
+        .args(["-r", &setup])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start weechat-headless");
+    let join = ben.expect(" JOIN ");
+    assert!(
+        join.starts_with(":wee!") && join.ends_with("@127.0.0.1 JOIN #r"),
+        "{join}"
+    );
+
+    // weechat's fifo plugin takes commands from a named pipe in its home.
+    let fifo = home.path().join(format!("weechat_fifo_{}", weechat.id()));
+    let command = |text: &str| {
+        let mut pipe = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&fifo)
+            .expect("weechat fifo");
+        std::io::Write::write_all(&mut pipe, format!("*{text}\n").as_bytes()).unwrap();
+    };
+    command("/msg -server lc #r hello from weechat, with a comma");
+    assert!(
+        ben.expect("PRIVMSG")
+            .ends_with(" PRIVMSG #r :hello from weechat, with a comma")
+    );
+
+    ben.send("PRIVMSG #r :hi wee, from ben");
+    let log = home.path().join("logs").join("irc.lc.#r.weechatlog");
+    let start = Instant::now();
+    // weechat's log file is the only outward sign it displayed the line: poll it.
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("hi wee, from ben")
+    {
+        assert!(
+            start.elapsed() < GUARD,
+            "weechat never showed ben's message"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    command("/quit see you");
+    assert!(ben.expect(" QUIT ").ends_with(" QUIT :Quit: see you"));
+    let _ = weechat.wait();
+    let rows = common::read_archive(&server.archive("history_r.csv"));
+    assert_eq!(rows[0].1, "wee");
+    assert_eq!(rows[1].2, "hi wee, from ben");
+}
