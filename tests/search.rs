@@ -1,5 +1,7 @@
 //! End-to-end tests of `chat-search` (the real binary, on copies of `fixtures/`) and of
-//! the server-side `LiveIndex`.
+//! the server-side `LiveIndex`, and the server's SEARCH command over TCP.
+
+mod common;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -566,4 +568,108 @@ async fn live_index_follows_ticks_and_caps_results() {
     );
     let bad = live.search(SearchRequest::new("\"open")).await.unwrap_err();
     assert!(bad.to_string().contains("unbalanced quote"), "{bad}");
+}
+
+/// Sends one SEARCH and returns its NOTICE/FAIL lines up to and including the end line.
+fn search_answer(c: &mut common::Client, line: &str) -> Vec<String> {
+    c.send(line);
+    let mut out = Vec::new();
+    loop {
+        let l = c.next_line().expect("connection open");
+        let end = l.contains("End of SEARCH") || l.contains(" FAIL SEARCH ");
+        if l.contains(" NOTICE ") || l.contains(" FAIL ") {
+            out.push(l);
+        }
+        if end {
+            return out;
+        }
+    }
+}
+
+/// Repeats a SEARCH until its answer satisfies `done`: the index trails the archive by
+/// up to a commit interval. Each try is a full server round trip (no sleeping), bounded
+/// by `common::GUARD`.
+fn search_until(
+    c: &mut common::Client,
+    line: &str,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = std::time::Instant::now() + common::GUARD;
+    loop {
+        let answer = search_answer(c, line);
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never satisfied: {answer:?}"
+        );
+    }
+}
+
+fn found(answer: &[String]) -> bool {
+    !answer.last().is_some_and(|l| l.ends_with(": 0 matches"))
+}
+
+#[test]
+fn server_search_answers_the_requester_alone_from_its_own_room() {
+    let server = common::TestServer::start(&["--search-max-results", "2"]);
+    let [mut alice, mut bob] = server.members("#general", ["alice", "bob"]);
+    let [mut carol] = server.members("#random", ["carol"]);
+    alice.send("MSG #general the deploy is done");
+    bob.expect("the deploy is done");
+    carol.send("MSG #random deploy in random");
+    carol.sync();
+    let answer = search_until(&mut alice, "SEARCH #general deploy since 2026-01-01", found);
+    let hits: Vec<&String> = answer.iter().filter(|l| l.contains("<")).collect();
+    assert_eq!(hits.len(), 1, "{answer:?}");
+    assert!(
+        hits[0].starts_with(":linechat NOTICE alice :#general [")
+            && hits[0].ends_with("] <alice> the deploy is done"),
+        "{}",
+        hits[0]
+    );
+    assert!(
+        answer
+            .last()
+            .unwrap()
+            .ends_with("End of SEARCH #general: 1 match"),
+        "{answer:?}"
+    );
+    // Nothing went to bob, who is in the room but did not ask.
+    assert!(
+        bob.sync()
+            .iter()
+            .all(|l| !l.contains("SEARCH") && !l.contains("<alice>"))
+    );
+    // Carol is not in #general: 442, and her own room's search does not see #general.
+    carol.send("SEARCH #general deploy");
+    assert!(carol.expect(" 442 ").contains("#general"));
+    let theirs = search_until(&mut carol, "SEARCH random deploy", found);
+    assert!(
+        theirs
+            .iter()
+            .any(|l| l.ends_with("<carol> deploy in random")),
+        "{theirs:?}"
+    );
+    assert!(
+        !theirs.iter().any(|l| l.contains("the deploy is done")),
+        "{theirs:?}"
+    );
+    // Bad queries name the problem; the limit is announced when it cuts.
+    alice.send("SEARCH #general \"deploy is");
+    let fail = alice.expect(" FAIL SEARCH ");
+    assert!(
+        fail.contains("INVALID_QUERY") && fail.contains("unbalanced quote"),
+        "{fail}"
+    );
+    alice.send("MSG #general deploy two");
+    alice.send("MSG #general deploy three");
+    bob.expect("deploy three");
+    let capped = search_until(&mut alice, "SEARCH #general deploy", |a| {
+        a.last()
+            .is_some_and(|l| l.contains("newest 2 of 3 matches shown (limit 2)"))
+    });
+    assert_eq!(capped.iter().filter(|l| l.contains("<alice>")).count(), 2);
+    assert!(capped[1].ends_with("<alice> deploy three"), "{capped:?}");
 }
