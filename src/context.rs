@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::archive::Archive;
 use crate::config::Settings;
+use crate::search::LiveIndex;
 use crate::state::State;
 
 /// The server-wide handle passed to every session; clone the `Arc`, not the contents.
@@ -11,6 +12,9 @@ pub struct Context {
     pub settings: Settings,
     pub state: State,
     pub archive: Archive,
+    /// The search index the server keeps current; `None` if it could not be opened
+    /// (locked by a manual `chat-search index`, unreadable): SEARCH then says so.
+    pub search: Option<LiveIndex>,
     /// When the server started, for RPL_CREATED.
     pub started: chrono::DateTime<chrono::Utc>,
 }

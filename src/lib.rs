@@ -9,6 +9,7 @@ pub mod context;
 pub mod message;
 pub mod names;
 pub mod outbox;
+pub mod search;
 pub mod server;
 pub mod service;
 pub mod session;

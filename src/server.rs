@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::archive::{Archive, ArchiveWriter};
 use crate::config::Settings;
 use crate::context::{Context, Ctx};
+use crate::search::{LiveConfig, LiveIndex};
 use crate::state::State;
 
 /// A bound listening socket, plaintext or TLS.
@@ -52,10 +53,12 @@ impl Server {
                 settings.log_dir.display()
             )
         })?;
+        let search = open_search(&settings);
         let ctx = Arc::new(Context {
             settings,
             state: State::new(),
             archive,
+            search,
             started: chrono::Utc::now(),
         });
         Ok(Server { ctx, writer })
@@ -72,6 +75,13 @@ impl Server {
         let sessions = TaskTracker::new();
         let slots = Arc::new(Semaphore::new(self.ctx.settings.max_clients));
         let accepting = TaskTracker::new();
+        // The indexer follows the archive writer's counter and stops once the writer has
+        // closed (its end of the channel drops), after a last catch-up.
+        let indexer = self
+            .ctx
+            .search
+            .as_ref()
+            .map(|live| live.spawn(self.ctx.archive.written(), std::future::pending()));
         for listener in listeners {
             accepting.spawn(accept_loop(
                 listener,
@@ -90,8 +100,32 @@ impl Server {
         sessions.close();
         sessions.wait().await;
         self.writer.close().await;
+        if let Some(indexer) = indexer {
+            let _ = indexer.await;
+            tracing::info!("search index up to date");
+        }
         tracing::info!("archive closed; bye");
         Ok(())
+    }
+}
+
+/// Opens the search index in `<log-dir>/.index`, taking its writer lock. Failure is
+/// logged, not fatal: chat works without search, and SEARCH then says it is unavailable.
+fn open_search(settings: &Settings) -> Option<LiveIndex> {
+    let index_dir = crate::search::cli::default_index_dir(&settings.log_dir);
+    let config = LiveConfig {
+        max_results: settings.search_max_results,
+        ..LiveConfig::default()
+    };
+    match LiveIndex::open_with(&settings.log_dir, &index_dir, config) {
+        Ok(live) => {
+            tracing::info!("search index {} open", index_dir.display());
+            Some(live)
+        }
+        Err(e) => {
+            tracing::error!("search disabled: {e}");
+            None
+        }
     }
 }
 

@@ -14,6 +14,8 @@ const HELP: &[&str] = &[
     "  TOPIC <#room> [text]        show or set a room's topic",
     "  NAMES <#room>               who is in a room",
     "  LIST                        rooms with member counts and topics",
+    "  SEARCH <#room> <words> [since DATE] [until DATE]  search a room you are in",
+    "                              (\"a phrase\", -word, user:nick; dates like 2026-11-01, UTC)",
     "  WHO <#room|nick>  WHOIS <nick>  ISON <nick...>  AWAY [message]  MOTD  MODE",
     "  PING <token>                check the server answers",
     "  QUIT [reason]               leave",

@@ -16,6 +16,7 @@ mod pass;
 mod ping;
 mod privmsg;
 mod quit;
+mod search;
 mod topic;
 mod user;
 mod who;
@@ -94,6 +95,7 @@ pub enum Command {
     Pong,
     Privmsg(privmsg::Privmsg),
     Quit(quit::Quit),
+    Search(search::Search),
     Topic(topic::Topic),
     User(user::User),
     Who(who::Who),
@@ -120,6 +122,7 @@ impl Command {
             "PONG" => Command::Pong,
             "PRIVMSG" | "MSG" | "NOTICE" => Command::Privmsg(privmsg::Privmsg::parse_frames(msg)?),
             "QUIT" => Command::Quit(quit::Quit::parse_frames(msg)),
+            "SEARCH" => Command::Search(search::Search::parse_frames(msg)?),
             "TOPIC" => Command::Topic(topic::Topic::parse_frames(msg)?),
             "USER" => Command::User(user::User::parse_frames(msg).map_err(Reject::early)?),
             "WHO" => Command::Who(who::Who::parse_frames(msg)?),
@@ -165,6 +168,7 @@ impl Command {
             Command::Pong => Flow::Continue,
             Command::Privmsg(c) => c.apply(s).await,
             Command::Quit(c) => c.apply(s),
+            Command::Search(c) => c.apply(s).await,
             Command::Topic(c) => c.apply(s),
             Command::User(c) => c.apply(s),
             Command::Who(c) => c.apply(s),

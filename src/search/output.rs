@@ -1,0 +1,173 @@
+//! Rendering results as text (aligned, optionally highlighted), JSON lines or CSV.
+//!
+//! Text is for people: `2026-11-03T09:12:44.120Z  #general  alice  the deploy is done`,
+//! room and user columns padded to the widest value, matched terms in bold yellow only
+//! when writing to a terminal (so pipes and files get plain text). JSON lines and CSV
+//! are for programs and never contain escape codes.
+
+use std::io::{self, Write};
+
+use super::analyzer::highlight_ranges;
+use super::request::SearchResults;
+
+/// Output format of `chat-search query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Aligned columns for people.
+    #[default]
+    Text,
+    /// One JSON object per line: timestamp, room, user, message, file, line.
+    Json,
+    /// A header line and one row per hit: timestamp, room, user, message.
+    Csv,
+}
+
+const HIGHLIGHT_ON: &str = "\x1b[1;33m";
+const HIGHLIGHT_OFF: &str = "\x1b[0m";
+
+/// Writes `results` to `out` in `format`; `highlight` adds ANSI bold to matched terms
+/// (text format only).
+pub fn render(
+    out: &mut dyn Write,
+    results: &SearchResults,
+    format: Format,
+    highlight: bool,
+) -> io::Result<()> {
+    match format {
+        Format::Text => render_text(out, results, highlight),
+        Format::Json => {
+            for hit in &results.hits {
+                serde_json::to_writer(&mut *out, hit)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(["timestamp", "room", "user", "message"])?;
+            for hit in &results.hits {
+                w.write_record([&hit.timestamp, &hit.room, &hit.user, &hit.message])?;
+            }
+            w.flush()
+        }
+    }
+}
+
+fn render_text(out: &mut dyn Write, results: &SearchResults, highlight: bool) -> io::Result<()> {
+    let width =
+        |f: fn(&super::request::Hit) -> usize| results.hits.iter().map(f).max().unwrap_or(0);
+    let room_w = width(|h| h.room.chars().map(display_width).sum());
+    let user_w = width(|h| h.user.chars().map(display_width).sum());
+    for hit in &results.hits {
+        let message = if highlight {
+            highlighted(&hit.message, &results.highlight_terms)
+        } else {
+            hit.message.clone()
+        };
+        writeln!(
+            out,
+            "{}  {}  {}  {}",
+            hit.timestamp,
+            pad(&hit.room, room_w),
+            pad(&hit.user, user_w),
+            message
+        )?;
+    }
+    Ok(())
+}
+
+/// `text` with ANSI highlighting around the matched terms.
+pub fn highlighted(text: &str, terms: &[String]) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut at = 0;
+    for (from, to) in highlight_ranges(text, terms) {
+        out.push_str(&text[at..from]);
+        out.push_str(HIGHLIGHT_ON);
+        out.push_str(&text[from..to]);
+        out.push_str(HIGHLIGHT_OFF);
+        at = to;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// Terminal columns of a string: CJK and full-width characters take two.
+pub fn str_width(s: &str) -> usize {
+    s.chars().map(display_width).sum()
+}
+
+/// Terminal columns of a character: CJK and other wide characters take two.
+fn display_width(c: char) -> usize {
+    if super::analyzer::is_cjk(c) || matches!(c as u32, 0xFF01..=0xFF60 | 0x3000..=0x303F) {
+        2
+    } else {
+        1
+    }
+}
+
+/// `s` padded with spaces to `width` terminal columns.
+pub fn pad(s: &str, width: usize) -> String {
+    let w = str_width(s);
+    format!("{s}{}", " ".repeat(width.saturating_sub(w)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::request::Hit;
+
+    fn results() -> SearchResults {
+        let hit = |room: &str, user: &str, message: &str| Hit {
+            timestamp: "2026-11-03T09:12:44.120Z".into(),
+            millis: 0,
+            room: room.into(),
+            user: user.into(),
+            message: message.into(),
+            file: "history_general.csv".into(),
+            line: 2,
+            score: None,
+        };
+        SearchResults {
+            hits: vec![
+                hit("#general", "alice", "the deploy is done, thanks"),
+                hit("#開発", "bob", "say \"hi\""),
+            ],
+            total: 2,
+            highlight_terms: vec!["deploy".into()],
+        }
+    }
+
+    fn render_to_string(format: Format, highlight: bool) -> String {
+        let mut out = Vec::new();
+        render(&mut out, &results(), format, highlight).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_is_aligned_and_plain_unless_highlighting() {
+        let text = render_to_string(Format::Text, false);
+        assert_eq!(
+            text,
+            "2026-11-03T09:12:44.120Z  #general  alice  the deploy is done, thanks\n\
+             2026-11-03T09:12:44.120Z  #開発     bob    say \"hi\"\n"
+        );
+        let bold = render_to_string(Format::Text, true);
+        assert!(bold.contains("the \x1b[1;33mdeploy\x1b[0m is done"));
+    }
+
+    #[test]
+    fn json_and_csv_are_machine_readable() {
+        let json = render_to_string(Format::Json, true);
+        let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+        assert_eq!(first["user"], "alice");
+        assert_eq!(first["room"], "#general");
+        assert!(!json.contains('\x1b'));
+        let csv = render_to_string(Format::Csv, true);
+        assert_eq!(
+            csv,
+            "timestamp,room,user,message\n\
+             2026-11-03T09:12:44.120Z,#general,alice,\"the deploy is done, thanks\"\n\
+             2026-11-03T09:12:44.120Z,#開発,bob,\"say \"\"hi\"\"\"\n"
+        );
+    }
+}

@@ -1,0 +1,483 @@
+//! The query language shared by `chat-search query` and the server's `SEARCH`, and its
+//! translation into a tantivy query.
+//!
+//! Grammar (whitespace separates terms; every term must match unless negated):
+//!
+//! | term              | meaning                                                       |
+//! |-------------------|---------------------------------------------------------------|
+//! | `deploy`          | the word appears (case-insensitive, no stemming)              |
+//! | `"deploy done"`   | the words appear in this order, adjacent                      |
+//! | `-flaky`          | the word does not appear (also `-"a phrase"`)                 |
+//! | `user:alice`      | written by alice (`from:` is a synonym); several are OR-ed    |
+//! | `room:#general`   | in #general (`#` optional, `in:` is a synonym); several OR-ed |
+//! | `since:DATE`      | at or after DATE (see [`timestamps::parse_bound`])            |
+//! | `until:DATE`      | at or before DATE; a whole day includes all of it             |
+//! | `-user:bob`       | not written by bob (likewise `-room:`)                        |
+//!
+//! A word that the analyzer splits into several tokens (`e-mail`, `デプロイ`) becomes a
+//! phrase of those tokens, which is what makes CJK words match inside longer runs.
+//!
+//! We build the `BooleanQuery` ourselves rather than using tantivy's `QueryParser`: its
+//! grammar (`AND`/`OR`, boosts, ranges, `field:` for every schema field) is larger than
+//! what chat users need, its errors do not say what to fix, and it would let a user
+//! target internal fields (`source:`, `file:`). A request's own room/user/date options
+//! are separate MUST clauses, so `room:` terms in the text can only narrow the scope
+//! the caller set, never widen it (the server relies on this for membership checks).
+
+use std::ops::Bound as RangeBound;
+
+use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::schema::IndexRecordOption;
+use tantivy::{DateTime, Term};
+
+use super::analyzer::query_tokens;
+use super::exclude::Materialized;
+use super::schema::Fields;
+use super::timestamps::{self, Bound};
+use crate::names::{RoomNameError, canonical_room, room_key};
+
+/// What is wrong with a query; the text is shown to the user as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A `"` was opened and never closed.
+    #[error("unbalanced quote: the \" at character {0} is never closed")]
+    UnbalancedQuote(usize),
+    /// `name:value` with a name we do not know.
+    #[error(
+        "unknown field `{0}:` (known: user:, room:, since:, until:); \
+         put the word in quotes to search for it literally"
+    )]
+    UnknownField(String),
+    /// `user:` and friends with nothing after the colon.
+    #[error("`{0}:` needs a value, e.g. {0}:{1}")]
+    EmptyValue(String, &'static str),
+    /// A word with no letters, digits or CJK characters in it.
+    #[error("`{0}` has nothing searchable in it (only punctuation or symbols)")]
+    NothingSearchable(String),
+    /// A `room:` value that cannot be a room name.
+    #[error("bad room `{0}`: {1}")]
+    BadRoom(String, RoomNameError),
+    /// A `since`/`until` value that is not a date.
+    #[error("{0}")]
+    BadDate(String),
+    /// A `--tz` value that is not an offset.
+    #[error("{0}")]
+    BadTz(String),
+    /// `since` is after `until`, so nothing could match.
+    #[error("empty date range: since {0} is after until {1}")]
+    EmptyRange(String, String),
+}
+
+/// One term of a parsed query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Clause {
+    /// A word (`phrase == false`) or quoted phrase; `negated` for `-`.
+    Text {
+        /// The text as typed, without quotes.
+        text: String,
+        /// True if it was quoted.
+        phrase: bool,
+        /// True if prefixed with `-`.
+        negated: bool,
+    },
+    /// `user:NAME` (lower-cased).
+    User {
+        /// The user, lower-cased.
+        name: String,
+        /// True if prefixed with `-`.
+        negated: bool,
+    },
+    /// `room:NAME` (as a room key, `#` + lower-case).
+    Room {
+        /// The room key.
+        key: String,
+        /// True if prefixed with `-`.
+        negated: bool,
+    },
+    /// `since:VALUE`, unparsed until the time zone is known.
+    Since(String),
+    /// `until:VALUE`, unparsed until the time zone is known.
+    Until(String),
+}
+
+/// Splits query text into clauses, checking quotes and field names.
+pub fn parse(text: &str) -> Result<Vec<Clause>, QueryError> {
+    let chars: Vec<(usize, char)> = text.chars().enumerate().map(|(i, c)| (i + 1, c)).collect();
+    let mut clauses = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].1.is_whitespace() {
+            i += 1;
+            continue;
+        }
+        let mut negated = false;
+        if chars[i].1 == '-' && i + 1 < chars.len() && !chars[i + 1].1.is_whitespace() {
+            negated = true;
+            i += 1;
+        }
+        if chars[i].1 == '"' {
+            let (inner, next) = read_quoted(&chars, i)?;
+            i = next;
+            clauses.push(text_clause(inner, true, negated)?);
+            continue;
+        }
+        // A bare word, possibly `field:value` or `field:"quoted value"`.
+        let start = i;
+        while i < chars.len() && !chars[i].1.is_whitespace() {
+            if chars[i].1 == '"' && i > start && chars[i - 1].1 == ':' {
+                break;
+            }
+            i += 1;
+        }
+        let mut word: String = chars[start..i].iter().map(|(_, c)| c).collect();
+        let mut quoted_value = None;
+        if i < chars.len() && chars[i].1 == '"' {
+            let (inner, next) = read_quoted(&chars, i)?;
+            i = next;
+            quoted_value = Some(inner);
+        }
+        match field_split(&word) {
+            Some((field, value)) => {
+                let value = quoted_value.unwrap_or_else(|| value.to_string());
+                clauses.push(field_clause(&field, value.trim(), negated)?);
+            }
+            None => {
+                if let Some(q) = quoted_value {
+                    word.push_str(&q);
+                }
+                clauses.push(text_clause(word, false, negated)?);
+            }
+        }
+    }
+    Ok(clauses)
+}
+
+fn read_quoted(chars: &[(usize, char)], open: usize) -> Result<(String, usize), QueryError> {
+    let mut j = open + 1;
+    while j < chars.len() && chars[j].1 != '"' {
+        j += 1;
+    }
+    if j >= chars.len() {
+        return Err(QueryError::UnbalancedQuote(chars[open].0));
+    }
+    Ok((chars[open + 1..j].iter().map(|(_, c)| c).collect(), j + 1))
+}
+
+/// `name:value` where name is ASCII letters and the value does not start with `/`
+/// (so `http://...` stays a word).
+fn field_split(word: &str) -> Option<(String, &str)> {
+    let (name, value) = word.split_once(':')?;
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphabetic()) || value.starts_with('/') {
+        return None;
+    }
+    Some((name.to_ascii_lowercase(), value))
+}
+
+fn field_clause(field: &str, value: &str, negated: bool) -> Result<Clause, QueryError> {
+    let example = match field {
+        "user" | "from" => "alice",
+        "room" | "in" => "#general",
+        "since" | "until" => "2026-11-01",
+        _ => return Err(QueryError::UnknownField(field.to_string())),
+    };
+    if value.is_empty() {
+        return Err(QueryError::EmptyValue(field.to_string(), example));
+    }
+    Ok(match field {
+        "user" | "from" => Clause::User {
+            name: value.to_lowercase(),
+            negated,
+        },
+        "room" | "in" => Clause::Room {
+            key: parse_room(value)?,
+            negated,
+        },
+        "since" => Clause::Since(value.to_string()),
+        _ => Clause::Until(value.to_string()),
+    })
+}
+
+/// Normalises a room typed by a user (`general`, `#General`) to the indexed room key.
+pub fn parse_room(value: &str) -> Result<String, QueryError> {
+    canonical_room(value)
+        .map(|c| room_key(&c))
+        .map_err(|e| QueryError::BadRoom(value.to_string(), e))
+}
+
+fn text_clause(text: String, phrase: bool, negated: bool) -> Result<Clause, QueryError> {
+    if query_tokens(&text).is_empty() {
+        return Err(QueryError::NothingSearchable(text));
+    }
+    Ok(Clause::Text {
+        text,
+        phrase,
+        negated,
+    })
+}
+
+/// Scope and options that come from outside the query text (CLI flags, the server's
+/// room argument). They are ANDed with the text's own clauses.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Only this room (typed form; normalised here).
+    pub room: Option<String>,
+    /// Only this user.
+    pub user: Option<String>,
+    /// `since` bound, as typed.
+    pub since: Option<String>,
+    /// `until` bound, as typed.
+    pub until: Option<String>,
+    /// Time zone for date-only bounds (`UTC` when absent).
+    pub tz: Option<String>,
+}
+
+/// A query ready to run, plus the terms to highlight in results.
+pub struct Compiled {
+    /// The tantivy query.
+    pub query: Box<dyn Query>,
+    /// Indexed terms of positive text clauses, for highlighting.
+    pub highlight_terms: Vec<String>,
+}
+
+/// Parses `text` and combines it with `scope` into one tantivy query.
+pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, QueryError> {
+    let clauses = parse(text)?;
+    let tz =
+        timestamps::parse_tz(scope.tz.as_deref().unwrap_or("UTC")).map_err(QueryError::BadTz)?;
+    let mut musts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut text_users = Vec::new();
+    let mut text_rooms = Vec::new();
+    let mut highlight_terms = Vec::new();
+    let mut since: Vec<(i64, String)> = Vec::new();
+    let mut until: Vec<(i64, String)> = Vec::new();
+    for clause in clauses {
+        match clause {
+            Clause::Text { text, negated, .. } => {
+                let tokens = query_tokens(&text);
+                if !negated {
+                    highlight_terms.extend(tokens.iter().map(|(_, t)| t.clone()));
+                }
+                let q = text_query(fields, tokens);
+                if negated {
+                    // See `exclude`: a bare PhraseQuery in MustNot trips tantivy#2811.
+                    musts.push((Occur::MustNot, Box::new(Materialized(q))));
+                } else {
+                    musts.push((Occur::Must, q));
+                }
+            }
+            Clause::User { name, negated } => {
+                let q = term(fields.user, &name);
+                if negated {
+                    musts.push((Occur::MustNot, q));
+                } else {
+                    text_users.push(q);
+                }
+            }
+            Clause::Room { key, negated } => {
+                let q = term(fields.room, &key);
+                if negated {
+                    musts.push((Occur::MustNot, q));
+                } else {
+                    text_rooms.push(q);
+                }
+            }
+            Clause::Since(v) => since.push((bound(&v, Bound::Since, tz)?, v)),
+            Clause::Until(v) => until.push((bound(&v, Bound::Until, tz)?, v)),
+        }
+    }
+    if let Some(room) = &scope.room {
+        // Its own MUST clause, apart from the text's OR-ed `room:` terms, so the text
+        // can narrow the caller's scope but never widen it.
+        musts.push((Occur::Must, term(fields.room, &parse_room(room)?)));
+    }
+    if let Some(user) = &scope.user {
+        musts.push((Occur::Must, term(fields.user, &user.to_lowercase())));
+    }
+    for (v, b) in [(&scope.since, Bound::Since), (&scope.until, Bound::Until)] {
+        if let Some(v) = v {
+            let list = if b == Bound::Since {
+                &mut since
+            } else {
+                &mut until
+            };
+            list.push((bound(v, b, tz)?, v.clone()));
+        }
+    }
+    for group in [text_users, text_rooms] {
+        match group.len() {
+            0 => {}
+            1 => musts.push((Occur::Must, group.into_iter().next().expect("one"))),
+            _ => musts.push((Occur::Must, Box::new(BooleanQuery::union(group)))),
+        }
+    }
+    // The latest `since` and earliest `until` win: all bounds must hold.
+    let lower = since.into_iter().max_by_key(|(ms, _)| *ms);
+    let upper = until.into_iter().min_by_key(|(ms, _)| *ms);
+    if let (Some((lo, lo_s)), Some((hi, hi_s))) = (&lower, &upper)
+        && lo > hi
+    {
+        return Err(QueryError::EmptyRange(lo_s.clone(), hi_s.clone()));
+    }
+    if lower.is_some() || upper.is_some() {
+        let to_term =
+            |ms: i64| Term::from_field_date(fields.timestamp, DateTime::from_timestamp_millis(ms));
+        let lo = lower.map_or(RangeBound::Unbounded, |(ms, _)| {
+            RangeBound::Included(to_term(ms))
+        });
+        let hi = upper.map_or(RangeBound::Unbounded, |(ms, _)| {
+            RangeBound::Included(to_term(ms))
+        });
+        musts.push((Occur::Must, Box::new(RangeQuery::new(lo, hi))));
+    }
+    if !musts.iter().any(|(o, _)| *o == Occur::Must) {
+        // Only exclusions (or nothing): start from every message.
+        musts.push((Occur::Must, Box::new(AllQuery)));
+    }
+    Ok(Compiled {
+        query: Box::new(BooleanQuery::new(musts)),
+        highlight_terms,
+    })
+}
+
+fn bound(value: &str, b: Bound, tz: chrono::FixedOffset) -> Result<i64, QueryError> {
+    timestamps::parse_bound(value, b, tz).map_err(QueryError::BadDate)
+}
+
+fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+/// One token: a term query; several: a phrase at the tokens' relative positions.
+fn text_query(fields: &Fields, tokens: Vec<(usize, String)>) -> Box<dyn Query> {
+    if tokens.len() == 1 {
+        return Box::new(TermQuery::new(
+            Term::from_field_text(fields.message, &tokens[0].1),
+            IndexRecordOption::WithFreqs,
+        ));
+    }
+    let terms = tokens
+        .into_iter()
+        .map(|(pos, t)| (pos, Term::from_field_text(fields.message, &t)))
+        .collect();
+    Box::new(PhraseQuery::new_with_offset(terms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::schema::build_schema;
+
+    fn text(t: &str, phrase: bool, negated: bool) -> Clause {
+        Clause::Text {
+            text: t.into(),
+            phrase,
+            negated,
+        }
+    }
+
+    #[test]
+    fn parses_every_operator() {
+        let c = parse(r#"deploy "is done" -flaky -"not yet" user:Alice room:general since:2026-11-01 until:2026-11-20 -user:bob in:#開発 from:carol"#).unwrap();
+        assert_eq!(
+            c,
+            vec![
+                text("deploy", false, false),
+                text("is done", true, false),
+                text("flaky", false, true),
+                text("not yet", true, true),
+                Clause::User {
+                    name: "alice".into(),
+                    negated: false
+                },
+                Clause::Room {
+                    key: "#general".into(),
+                    negated: false
+                },
+                Clause::Since("2026-11-01".into()),
+                Clause::Until("2026-11-20".into()),
+                Clause::User {
+                    name: "bob".into(),
+                    negated: true
+                },
+                Clause::Room {
+                    key: "#開発".into(),
+                    negated: false
+                },
+                Clause::User {
+                    name: "carol".into(),
+                    negated: false
+                },
+            ]
+        );
+        assert_eq!(
+            parse(r#"user:"Dave""#).unwrap(),
+            vec![Clause::User {
+                name: "dave".into(),
+                negated: false
+            }]
+        );
+        // URLs and times are words, not fields.
+        assert_eq!(parse("https://x.example/a 10:30").unwrap().len(), 2);
+        assert_eq!(parse("  ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert_eq!(
+            parse(r#"deploy "is done"#),
+            Err(QueryError::UnbalancedQuote(8))
+        );
+        let e = parse("note:deploy").unwrap_err();
+        assert_eq!(e, QueryError::UnknownField("note".into()));
+        assert!(e.to_string().contains("unknown field `note:`"));
+        assert_eq!(
+            parse("user:"),
+            Err(QueryError::EmptyValue("user".into(), "alice"))
+        );
+        assert_eq!(
+            parse("deploy !!!"),
+            Err(QueryError::NothingSearchable("!!!".into()))
+        );
+        assert!(matches!(parse("room:a,b"), Err(QueryError::BadRoom(..))));
+    }
+
+    #[test]
+    fn compile_checks_dates_and_ranges() {
+        let (_, fields) = build_schema();
+        let scope = Scope::default();
+        let e = compile("since:tomorrow", &scope, &fields).err().unwrap();
+        assert!(e.to_string().contains("bad date `tomorrow`"), "{e}");
+        let e = compile("since:2026-11-20 until:2026-11-01", &scope, &fields)
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            QueryError::EmptyRange("2026-11-20".into(), "2026-11-01".into())
+        );
+        let bad_tz = Scope {
+            tz: Some("Mars".into()),
+            ..Scope::default()
+        };
+        assert!(matches!(
+            compile("x", &bad_tz, &fields),
+            Err(QueryError::BadTz(_))
+        ));
+        // Same day as since and until is a valid (whole-day) range.
+        assert!(compile("since:2026-11-20 until:2026-11-20", &scope, &fields).is_ok());
+    }
+
+    #[test]
+    fn highlight_terms_come_from_positive_words_only() {
+        let (_, fields) = build_schema();
+        let c = compile(
+            "Deploy -flaky デプロイ user:alice",
+            &Scope::default(),
+            &fields,
+        )
+        .unwrap();
+        assert_eq!(c.highlight_terms, ["deploy", "デプ", "プロ", "ロイ"]);
+    }
+}

@@ -1,0 +1,211 @@
+//! Parsing timestamps: our archive format, foreign CSVs' formats, and the `since`/`until`
+//! bounds and `--tz` offsets users type.
+//!
+//! The archive writes RFC 3339 UTC with milliseconds (`2026-11-23T10:15:30.123Z`). CSVs
+//! from other tools with the same three columns are accepted too: any RFC 3339 offset,
+//! and naive `2025-01-01 12:00:00` / `2025-01-01T12:00:00.123456` which are taken as UTC
+//! (what Python's `datetime.utcnow().isoformat()` and `str()` produce). Sub-millisecond
+//! digits are truncated, matching the index's millisecond precision.
+
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// Naive layouts accepted in foreign CSVs (taken as UTC).
+const NAIVE_FORMATS: [&str; 4] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+];
+
+/// Parses a CSV timestamp into UTC milliseconds since the epoch, or `None` if it is in
+/// no format we know (the row is then reported as malformed).
+pub fn parse_row_timestamp(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    NAIVE_FORMATS
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .map(|n| n.and_utc().timestamp_millis())
+}
+
+/// Formats UTC milliseconds the way the archive does: `2026-11-23T10:15:30.123Z`.
+pub fn format_millis(ms: i64) -> String {
+    match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// Parses a `--tz` value: `UTC`, `Z`, `+09:00`, `-0530` or `+9`. Named zones
+/// (`Asia/Tokyo`) are not supported: they would pull in the whole tz database for a
+/// convenience the offset already gives.
+pub fn parse_tz(s: &str) -> Result<FixedOffset, String> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("gmt")
+    {
+        return Ok(FixedOffset::east_opt(0).expect("zero offset is valid"));
+    }
+    let bad = || format!("bad time zone `{s}`: use UTC or an offset like +09:00 or -05:00");
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = if let Some((h, m)) = rest.split_once(':') {
+        (h, m)
+    } else if rest.len() == 4 {
+        rest.split_at(2)
+    } else {
+        (rest, "0")
+    };
+    let h: i32 = h.parse().map_err(|_| bad())?;
+    let m: i32 = m.parse().map_err(|_| bad())?;
+    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+        return Err(bad());
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+/// Which end of a date range a bound is: a whole day `until` includes all of that day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// `since`: inclusive start.
+    Since,
+    /// `until`: inclusive end.
+    Until,
+}
+
+/// Parses a `since`/`until` value into an instant in UTC milliseconds, both inclusive.
+///
+/// * `2026-11-20` is a whole day in `tz`: as `since` its first millisecond, as `until`
+///   its last, so `until 2026-11-20` includes everything said on the 20th;
+/// * `2026-11-20T10:00` (or with seconds) is a local time in `tz`;
+/// * a full RFC 3339 timestamp (`2026-11-20T10:00:00Z`, `...+09:00`) is exact.
+pub fn parse_bound(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, String> {
+    let t = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_millis());
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        let day = match bound {
+            Bound::Since => day,
+            Bound::Until => day
+                .checked_add_days(Days::new(1))
+                .ok_or_else(|| bad_date(s))?,
+        };
+        let start = tz
+            .from_local_datetime(&day.and_hms_opt(0, 0, 0).ok_or_else(|| bad_date(s))?)
+            .single()
+            .ok_or_else(|| bad_date(s))?
+            .timestamp_millis();
+        return Ok(match bound {
+            Bound::Since => start,
+            Bound::Until => start - 1,
+        });
+    }
+    for f in NAIVE_FORMATS {
+        if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
+            return tz
+                .from_local_datetime(&n)
+                .single()
+                .map(|d| d.timestamp_millis())
+                .ok_or_else(|| bad_date(s));
+        }
+    }
+    Err(bad_date(s))
+}
+
+fn bad_date(s: &str) -> String {
+    format!("bad date `{s}`: use 2026-11-01, 2026-11-01T09:30 or an RFC 3339 timestamp")
+}
+
+/// The calendar day (in `tz`) of an instant, for per-day statistics.
+pub fn day_of(ms: i64, tz: FixedOffset) -> Option<NaiveDate> {
+    tz.timestamp_millis_opt(ms).single().map(|d| d.date_naive())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(s: &str) -> i64 {
+        DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
+    }
+
+    #[test]
+    fn row_timestamps_ours_and_foreign() {
+        assert_eq!(
+            parse_row_timestamp("2026-11-23T10:15:30.123Z"),
+            Some(ms("2026-11-23T10:15:30.123Z"))
+        );
+        assert_eq!(
+            parse_row_timestamp("2025-01-01 12:00:00"),
+            Some(ms("2025-01-01T12:00:00Z"))
+        );
+        assert_eq!(
+            parse_row_timestamp("2025-01-01T12:00:00.123456"),
+            Some(ms("2025-01-01T12:00:00.123Z"))
+        );
+        assert_eq!(
+            parse_row_timestamp("2025-01-01T21:00:00+09:00"),
+            Some(ms("2025-01-01T12:00:00Z"))
+        );
+        assert_eq!(parse_row_timestamp("yesterday"), None);
+        assert_eq!(parse_row_timestamp("2025-13-01 00:00:00"), None);
+        assert_eq!(
+            format_millis(ms("2026-11-23T10:15:30.123Z")),
+            "2026-11-23T10:15:30.123Z"
+        );
+    }
+
+    #[test]
+    fn time_zones() {
+        assert_eq!(parse_tz("UTC").unwrap().local_minus_utc(), 0);
+        assert_eq!(parse_tz("+09:00").unwrap().local_minus_utc(), 9 * 3600);
+        assert_eq!(
+            parse_tz("-0530").unwrap().local_minus_utc(),
+            -(5 * 3600 + 1800)
+        );
+        assert_eq!(parse_tz("+9").unwrap().local_minus_utc(), 9 * 3600);
+        assert!(
+            parse_tz("Mars/Olympus")
+                .unwrap_err()
+                .contains("Mars/Olympus")
+        );
+        assert!(parse_tz("+25:00").is_err());
+    }
+
+    #[test]
+    fn whole_days_are_inclusive_in_the_given_zone() {
+        let utc = parse_tz("UTC").unwrap();
+        let jst = parse_tz("+09:00").unwrap();
+        assert_eq!(
+            parse_bound("2026-11-20", Bound::Since, utc).unwrap(),
+            ms("2026-11-20T00:00:00Z")
+        );
+        assert_eq!(
+            parse_bound("2026-11-20", Bound::Until, utc).unwrap(),
+            ms("2026-11-20T23:59:59.999Z")
+        );
+        assert_eq!(
+            parse_bound("2026-11-20", Bound::Since, jst).unwrap(),
+            ms("2026-11-19T15:00:00Z")
+        );
+        assert_eq!(
+            parse_bound("2026-11-20", Bound::Until, jst).unwrap(),
+            ms("2026-11-20T14:59:59.999Z")
+        );
+        assert_eq!(
+            parse_bound("2026-11-20T10:00", Bound::Since, jst).unwrap(),
+            ms("2026-11-20T01:00:00Z")
+        );
+        assert_eq!(
+            parse_bound("2026-11-20T10:00:00Z", Bound::Until, jst).unwrap(),
+            ms("2026-11-20T10:00:00Z")
+        );
+        let err = parse_bound("2026-02-30", Bound::Since, utc).unwrap_err();
+        assert!(err.contains("bad date `2026-02-30`"), "{err}");
+    }
+}
