@@ -187,9 +187,11 @@ pub fn stats(index_dir: &Path, tz: &str, out: &mut dyn Write) -> Result<()> {
         .map_err(|e| IndexError::Corrupt(index_dir.to_path_buf(), e.to_string()))?;
     writeln!(
         out,
-        "{} messages in {} rooms",
+        "{} message{} in {} room{}",
         group_thousands(s.total),
-        s.per_room.len()
+        if s.total == 1 { "" } else { "s" },
+        s.per_room.len(),
+        if s.per_room.len() == 1 { "" } else { "s" }
     )?;
     writeln!(out, "\nper room:")?;
     out.write_all(bar_chart(s.per_room.clone(), 40).as_bytes())?;
