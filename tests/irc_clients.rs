@@ -1,11 +1,14 @@
-//! Real IRC clients against the real server: irssi driven through tmux.
+//! Real IRC clients against the real server: irssi driven through tmux (plaintext and
+//! TLS, verifying a test CA), weechat-headless through its command fifo.
 
 mod common;
+mod tls_support;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{GUARD, TestServer};
+use tls_support::TestCa;
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -68,6 +71,17 @@ impl Drop for Tmux {
 
 #[test]
 fn irssi_registers_joins_talks_and_quits() {
+    irssi_session(false);
+}
+
+#[test]
+fn irssi_over_tls_verifies_the_certificate_and_talks() {
+    irssi_session(true);
+}
+
+/// ann in irssi and ben on a raw socket share a room: join, messages both ways, quit,
+/// and the archive. Over TLS irssi verifies the server's certificate against a test CA.
+fn irssi_session(tls: bool) {
     if !(have("irssi") && have("tmux")) {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -76,20 +90,45 @@ fn irssi_registers_joins_talks_and_quits() {
         eprintln!("skipping: irssi or tmux is not installed");
         return;
     }
-    let server = TestServer::start(&[]);
+    let home = tempfile::tempdir().unwrap();
+    let ca = TestCa::new();
+    let server = if tls {
+        let (cert, key) = ca.leaf().write(home.path());
+        TestServer::start_in(
+            &home.path().join("logs"),
+            &[
+                "--tls-listen",
+                "127.0.0.1:0",
+                "--tls-cert",
+                cert.to_str().unwrap(),
+                "--tls-key",
+                key.to_str().unwrap(),
+            ],
+        )
+    } else {
+        TestServer::start(&[])
+    };
     let mut ben = server.client("ben");
     ben.send("JOIN #r");
     ben.expect(" 366 ");
 
-    let home = tempfile::tempdir().unwrap();
     let tmux = Tmux {
-        socket: format!("linechat-test-{}", std::process::id()),
+        socket: format!(
+            "linechat-test-{}-{}",
+            std::process::id(),
+            if tls { "tls" } else { "plain" }
+        ),
     };
-    let port = server.addr.port().to_string();
-    let irssi = format!(
-        "irssi --home={} -c 127.0.0.1 -p {port} -n ann",
-        home.path().display()
-    );
+    let irssi_home = home.path().join("irssi");
+    let irssi = if tls {
+        format!("irssi --home={} -n ann", irssi_home.display())
+    } else {
+        format!(
+            "irssi --home={} -c 127.0.0.1 -p {} -n ann",
+            irssi_home.display(),
+            server.addr.port()
+        )
+    };
     tmux.run(&[
         "new-session",
         "-d",
@@ -101,6 +140,18 @@ fn irssi_registers_joins_talks_and_quits() {
         "40",
         &irssi,
     ]);
+    if tls {
+        let ca_file = home.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        // irssi matches the host name against the certificate's names, not its IP SANs.
+        let port = server.tls_addr().port();
+        tmux.wait_for_screen("[(status)]");
+        tmux.keys(&format!(
+            "/connect -tls -tls_cafile {} localhost {port}",
+            ca_file.display()
+        ));
+        server.log.wait_for("transport=\"tls\"");
+    }
     server.log.wait_for("registered client=2 nick=ann");
 
     tmux.keys("/join #r");

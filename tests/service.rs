@@ -17,16 +17,6 @@ use tls_support::{TestCa, TlsClient};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
 
-/// The TLS address a server logged ("listening on ADDR (tls...)").
-fn tls_addr(server: &TestServer) -> SocketAddr {
-    let line = server.log.wait_for("(tls");
-    line.split("listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
 /// A server with a plaintext and a TLS listener, serving a fresh leaf of `ca`.
 fn tls_server(ca: &TestCa, dir: &Path, extra: &[&str]) -> TestServer {
     let (cert, key) = ca.leaf().write(dir);
@@ -48,7 +38,7 @@ fn a_tls_client_talks_with_a_plaintext_client_in_the_same_room() {
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap();
     let server = tls_server(&ca, dir.path(), &[]);
-    let tls = tls_addr(&server);
+    let tls = server.tls_addr();
 
     let mut bob = server.client("bob");
     bob.send("JOIN #general");
@@ -175,7 +165,7 @@ fn sighup_reloads_the_certificate_for_new_handshakes_and_keeps_it_on_a_bad_pair(
             key.to_str().unwrap(),
         ],
     );
-    let tls = tls_addr(&server);
+    let tls = server.tls_addr();
     let mut early = TlsClient::connect(tls, ca.client_config_any());
     assert_eq!(early.server_cert(), first.der);
     early.register("early");
@@ -204,7 +194,7 @@ fn a_client_that_never_handshakes_is_dropped_without_disturbing_others() {
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap();
     let server = tls_server(&ca, dir.path(), &["--handshake-timeout", "1"]);
-    let tls = tls_addr(&server);
+    let tls = server.tls_addr();
 
     let mut silent = TcpStream::connect(tls).unwrap();
     silent.set_read_timeout(Some(GUARD)).unwrap();
@@ -286,7 +276,7 @@ fn sigterm_says_goodbye_to_every_client_and_archives_every_message() {
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap();
     let mut server = tls_server(&ca, dir.path(), &[]);
-    let tls = tls_addr(&server);
+    let tls = server.tls_addr();
     let mut plain = server.client("plain");
     let mut secure = TlsClient::connect(tls, ca.client_config_any());
     secure.register("secure");
@@ -345,12 +335,12 @@ fn config_file_settings_are_used_and_flags_override_them() {
     let logs = dir.path().join("logs");
 
     let server = TestServer::start_in(&logs, &["--config", config]);
-    let mut c = TlsClient::connect(tls_addr(&server), ca.client_config_any());
+    let mut c = TlsClient::connect(server.tls_addr(), ca.client_config_any());
     assert!(c.register("ann").starts_with(":fromfile 001 "));
     drop(server);
 
     let server = TestServer::start_in(&logs, &["--config", config, "--server-name", "fromflag"]);
-    let mut c = TlsClient::connect(tls_addr(&server), ca.client_config_any());
+    let mut c = TlsClient::connect(server.tls_addr(), ca.client_config_any());
     assert!(c.register("ann").starts_with(":fromflag 001 "));
     drop(server);
 
@@ -404,7 +394,7 @@ fn sockets_passed_by_systemd_are_served_plain_and_tls_by_name() {
     let server = TestServer::spawn(cmd, &logs);
     drop((plain, secure));
     assert_eq!(server.addr, plain_addr);
-    assert_eq!(tls_addr(&server), tls_addr_);
+    assert_eq!(server.tls_addr(), tls_addr_);
     server.log.wait_for("--listen/--tls-listen ignored");
 
     let mut p = server.client("plain");

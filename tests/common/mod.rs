@@ -159,6 +159,16 @@ impl TestServer {
         unsafe { libc::kill(self.child.id() as i32, signal) };
     }
 
+    /// The TLS address the server logged ("listening on ADDR (tls)").
+    pub fn tls_addr(&self) -> SocketAddr {
+        let line = self.log.wait_for("(tls");
+        line.split("listening on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     /// The archive file of a room, by its file name.
     pub fn archive(&self, file: &str) -> PathBuf {
         self.log_dir.join(file)
