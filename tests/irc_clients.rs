@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{GUARD, TestServer};
-use tls_support::TestCa;
+use tls_support::{TestCa, start_tls_server};
 
 fn have(tool: &str) -> bool {
     Command::new("sh")
@@ -94,17 +94,7 @@ fn irssi_session(tls: bool) {
     let ca = TestCa::new();
     let server = if tls {
         let (cert, key) = ca.leaf().write(home.path());
-        TestServer::start_in(
-            &home.path().join("logs"),
-            &[
-                "--tls-listen",
-                "127.0.0.1:0",
-                "--tls-cert",
-                cert.to_str().unwrap(),
-                "--tls-key",
-                key.to_str().unwrap(),
-            ],
-        )
+        start_tls_server(&home.path().join("logs"), &cert, &key, &[])
     } else {
         TestServer::start(&[])
     };

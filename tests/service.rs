@@ -13,24 +13,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::{GUARD, TestServer, read_archive};
-use tls_support::{TestCa, TlsClient};
+use tls_support::{TestCa, TlsClient, start_tls_server};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
 
 /// A server with a plaintext and a TLS listener, serving a fresh leaf of `ca`.
 fn tls_server(ca: &TestCa, dir: &Path, extra: &[&str]) -> TestServer {
     let (cert, key) = ca.leaf().write(dir);
-    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
-    let mut args = vec![
-        "--tls-listen",
-        "127.0.0.1:0",
-        "--tls-cert",
-        cert,
-        "--tls-key",
-        key,
-    ];
-    args.extend_from_slice(extra);
-    TestServer::start_in(&dir.join("logs"), &args)
+    start_tls_server(&dir.join("logs"), &cert, &key, extra)
 }
 
 #[test]
@@ -44,7 +34,7 @@ fn a_tls_client_talks_with_a_plaintext_client_in_the_same_room() {
     bob.send("JOIN #general");
     bob.expect(" 366 ");
 
-    let mut alice = TlsClient::connect(tls, ca.client_config_any());
+    let mut alice = TlsClient::connect_tls(tls, ca.client_config_any());
     assert_eq!(alice.version(), rustls::ProtocolVersion::TLSv1_3);
     alice.register("alice");
     alice.send("JOIN #general");
@@ -64,7 +54,7 @@ fn a_tls_client_talks_with_a_plaintext_client_in_the_same_room() {
     assert!(connected.contains("peer=127.0.0.1:"), "{connected}");
 
     // TLS 1.2 clients are served too, and their version is logged.
-    let mut old = TlsClient::connect(tls, ca.client_config(&[&rustls::version::TLS12]));
+    let mut old = TlsClient::connect_tls(tls, ca.client_config(&[&rustls::version::TLS12]));
     assert_eq!(old.version(), rustls::ProtocolVersion::TLSv1_2);
     old.register("carol");
     server.log.wait_for("tls_version=\"TLSv1.2\"");
@@ -154,19 +144,9 @@ fn sighup_reloads_the_certificate_for_new_handshakes_and_keeps_it_on_a_bad_pair(
     let dir = tempfile::tempdir().unwrap();
     let first = ca.leaf();
     let (cert, key) = first.write(dir.path());
-    let server = TestServer::start_in(
-        &dir.path().join("logs"),
-        &[
-            "--tls-listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let server = start_tls_server(&dir.path().join("logs"), &cert, &key, &[]);
     let tls = server.tls_addr();
-    let mut early = TlsClient::connect(tls, ca.client_config_any());
+    let mut early = TlsClient::connect_tls(tls, ca.client_config_any());
     assert_eq!(early.server_cert(), first.der);
     early.register("early");
 
@@ -174,7 +154,7 @@ fn sighup_reloads_the_certificate_for_new_handshakes_and_keeps_it_on_a_bad_pair(
     second.write_to(&cert, &key);
     server.signal(libc::SIGHUP);
     server.log.wait_for("TLS certificate reloaded");
-    let mut late = TlsClient::connect(tls, ca.client_config_any());
+    let mut late = TlsClient::connect_tls(tls, ca.client_config_any());
     assert_eq!(late.server_cert(), second.der);
     late.register("late");
     early.sync(); // the connection made before the reload still works
@@ -184,7 +164,7 @@ fn sighup_reloads_the_certificate_for_new_handshakes_and_keeps_it_on_a_bad_pair(
     server.signal(libc::SIGHUP);
     let failed = server.log.wait_for("TLS reload failed");
     assert!(failed.contains(key.to_str().unwrap()), "{failed}");
-    let mut after = TlsClient::connect(tls, ca.client_config_any());
+    let mut after = TlsClient::connect_tls(tls, ca.client_config_any());
     assert_eq!(after.server_cert(), second.der);
     after.register("after");
 }
@@ -198,7 +178,7 @@ fn a_client_that_never_handshakes_is_dropped_without_disturbing_others() {
 
     let mut silent = TcpStream::connect(tls).unwrap();
     silent.set_read_timeout(Some(GUARD)).unwrap();
-    let mut talker = TlsClient::connect(tls, ca.client_config_any());
+    let mut talker = TlsClient::connect_tls(tls, ca.client_config_any());
     talker.register("talker");
     let mut plain = server.client("plain");
 
@@ -278,10 +258,10 @@ fn sigterm_says_goodbye_to_every_client_and_archives_every_message() {
     let mut server = tls_server(&ca, dir.path(), &[]);
     let tls = server.tls_addr();
     let mut plain = server.client("plain");
-    let mut secure = TlsClient::connect(tls, ca.client_config_any());
+    let mut secure = TlsClient::connect_tls(tls, ca.client_config_any());
     secure.register("secure");
     // One that has connected over TLS but not registered yet.
-    let mut fresh = TlsClient::connect(tls, ca.client_config_any());
+    let mut fresh = TlsClient::connect_tls(tls, ca.client_config_any());
     fresh.send("PING early");
     fresh.expect("PONG");
     plain.send("JOIN #r");
@@ -335,12 +315,12 @@ fn config_file_settings_are_used_and_flags_override_them() {
     let logs = dir.path().join("logs");
 
     let server = TestServer::start_in(&logs, &["--config", config]);
-    let mut c = TlsClient::connect(server.tls_addr(), ca.client_config_any());
+    let mut c = TlsClient::connect_tls(server.tls_addr(), ca.client_config_any());
     assert!(c.register("ann").starts_with(":fromfile 001 "));
     drop(server);
 
     let server = TestServer::start_in(&logs, &["--config", config, "--server-name", "fromflag"]);
-    let mut c = TlsClient::connect(server.tls_addr(), ca.client_config_any());
+    let mut c = TlsClient::connect_tls(server.tls_addr(), ca.client_config_any());
     assert!(c.register("ann").starts_with(":fromflag 001 "));
     drop(server);
 
@@ -398,7 +378,7 @@ fn sockets_passed_by_systemd_are_served_plain_and_tls_by_name() {
     server.log.wait_for("--listen/--tls-listen ignored");
 
     let mut p = server.client("plain");
-    let mut t = TlsClient::connect(tls_addr_, ca.client_config_any());
+    let mut t = TlsClient::connect_tls(tls_addr_, ca.client_config_any());
     t.register("secure");
     t.send("JOIN #a");
     t.expect(" 366 ");

@@ -2,6 +2,7 @@
 //! certificates made by rcgen in temporary directories, reloads while connections stay up,
 //! and every broken-file case reported with the file's name.
 
+mod common;
 mod tls_support;
 
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! real files in temporary directories.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -127,10 +127,7 @@ impl TestServer {
     /// A client registered as `nick` (NICK + USER), with the welcome burst read.
     pub fn client(&self, nick: &str) -> Client {
         let mut c = self.connect();
-        c.send(&format!("NICK {nick}"));
-        c.send(&format!("USER {nick} 0 * :{nick} tester"));
-        c.expect(" 001 ");
-        c.expect_any(&[" 376 ", " 422 "]);
+        c.register(nick);
         c
     }
 
@@ -187,10 +184,9 @@ impl Drop for TestServer {
     }
 }
 
-/// A line-oriented TCP client.
-pub struct Client {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
+/// A line-oriented client over any blocking stream: plain TCP here, TLS in `tls_support`.
+pub struct Client<S: Read + Write = TcpStream> {
+    stream: BufReader<S>,
     /// Everything received so far, for failure messages.
     pub seen: Vec<String>,
 }
@@ -199,16 +195,27 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(GUARD)).unwrap();
-        Client {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-            seen: Vec::new(),
-        }
+        Client::over(stream)
     }
 
     /// The raw socket, for writers on other threads.
     pub fn writer(&self) -> &TcpStream {
-        &self.writer
+        self.stream.get_ref()
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client over an established stream.
+    pub fn over(stream: S) -> Client<S> {
+        Client {
+            stream: BufReader::new(stream),
+            seen: Vec::new(),
+        }
+    }
+
+    /// The underlying stream, for what only it knows (a TLS session's certificate).
+    pub fn stream(&self) -> &S {
+        self.stream.get_ref()
     }
 
     /// Sends one line with CRLF.
@@ -218,13 +225,15 @@ impl Client {
 
     /// Sends bytes as they are.
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("send");
+        let stream = self.stream.get_mut();
+        stream.write_all(bytes).expect("send");
+        stream.flush().expect("flush");
     }
 
     /// The next line without its CRLF, or `None` at end of stream.
     pub fn next_line(&mut self) -> Option<String> {
         let mut buf = Vec::new();
-        match self.reader.read_until(b'\n', &mut buf) {
+        match self.stream.read_until(b'\n', &mut buf) {
             Ok(0) => None,
             Ok(_) => {
                 let line = String::from_utf8(buf).expect("server sent UTF-8");
@@ -233,9 +242,26 @@ impl Client {
                 self.seen.push(line.clone());
                 Some(line)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => None,
+            // A reset, or (TLS) a close without close_notify, ends the stream too.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                None
+            }
             Err(e) => panic!("read failed ({e}); seen so far:\n{}", self.seen.join("\n")),
         }
+    }
+
+    /// Registers as `nick` (NICK + USER) and reads the welcome burst; returns the 001 line.
+    pub fn register(&mut self, nick: &str) -> String {
+        self.send(&format!("NICK {nick}"));
+        self.send(&format!("USER {nick} 0 * :{nick}"));
+        let welcome = self.expect(" 001 ");
+        self.expect_any(&[" 376 ", " 422 "]);
+        welcome
     }
 
     /// Reads until a line contains `needle`; returns it.

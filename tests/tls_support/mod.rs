@@ -1,17 +1,18 @@
 //! TLS test support, shared by `tests/tls.rs` and `tests/service.rs`: certificates made with
 //! rcgen (a throwaway CA and leaf certificates for "localhost"), rustls client configurations
-//! that trust that CA, and a blocking line-oriented TLS client for the real server.
+//! that trust that CA, the line client of `common` over TLS, and the server with a TLS listener.
+//! Tests that use it declare `mod common;` too.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConnection, StreamOwned};
+
+use crate::common::{Client, GUARD, TestServer};
 
 /// A certificate authority that signs leaf certificates for "localhost" and 127.0.0.1.
 pub struct TestCa {
@@ -105,19 +106,14 @@ impl Leaf {
     }
 }
 
-/// A blocking TLS client speaking lines, like the plaintext `common::Client`.
-pub struct TlsClient {
-    reader: BufReader<StreamOwned<ClientConnection, TcpStream>>,
-    /// Everything received so far, for failure messages.
-    pub seen: Vec<String>,
-}
+/// The line client of `common`, over a blocking TLS session.
+pub type TlsClient = Client<StreamOwned<ClientConnection, TcpStream>>;
 
 impl TlsClient {
     /// Connects and completes the handshake (so the server has logged "connected").
-    pub fn connect(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> TlsClient {
+    pub fn connect_tls(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> TlsClient {
         let tcp = TcpStream::connect(addr).expect("connect");
-        // Guard against a hung test; never an assertion about speed.
-        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        tcp.set_read_timeout(Some(GUARD)).unwrap();
         let name = ServerName::try_from("localhost").unwrap();
         let conn = ClientConnection::new(config, name).unwrap();
         let mut stream = StreamOwned::new(conn, tcp);
@@ -127,103 +123,30 @@ impl TlsClient {
                 .complete_io(&mut stream.sock)
                 .expect("TLS handshake");
         }
-        TlsClient {
-            reader: BufReader::new(stream),
-            seen: Vec::new(),
-        }
+        Client::over(stream)
     }
 
     /// The end-entity certificate the server presented.
     pub fn server_cert(&self) -> CertificateDer<'static> {
-        self.reader.get_ref().conn.peer_certificates().unwrap()[0].clone()
+        self.stream().conn.peer_certificates().unwrap()[0].clone()
     }
 
     /// The negotiated protocol version.
     pub fn version(&self) -> rustls::ProtocolVersion {
-        self.reader.get_ref().conn.protocol_version().unwrap()
+        self.stream().conn.protocol_version().unwrap()
     }
+}
 
-    /// Sends one line with CRLF.
-    pub fn send(&mut self, line: &str) {
-        let stream = self.reader.get_mut();
-        stream
-            .write_all(format!("{line}\r\n").as_bytes())
-            .expect("send");
-        stream.flush().expect("flush");
-    }
-
-    /// The next line without its CRLF, or `None` once the server has closed.
-    pub fn next_line(&mut self) -> Option<String> {
-        let mut buf = Vec::new();
-        match self.reader.read_until(b'\n', &mut buf) {
-            Ok(0) => None,
-            Ok(_) => {
-                let line = String::from_utf8(buf).expect("server sent UTF-8");
-                let line = line.trim_end_matches("\r\n").to_string();
-                self.seen.push(line.clone());
-                Some(line)
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
-                ) =>
-            {
-                None
-            }
-            Err(e) => panic!("read failed ({e}); seen so far:\n{}", self.seen.join("\n")),
-        }
-    }
-
-    /// Reads until a line contains `needle`; returns it.
-    pub fn expect(&mut self, needle: &str) -> String {
-        loop {
-            match self.next_line() {
-                Some(line) if line.contains(needle) => return line,
-                Some(_) => {}
-                None => panic!(
-                    "connection closed before {needle:?}; seen:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Registers as `nick` (NICK + USER) and reads the welcome burst; returns the 001 line.
-    pub fn register(&mut self, nick: &str) -> String {
-        self.send(&format!("NICK {nick}"));
-        self.send(&format!("USER {nick} 0 * :{nick} over tls"));
-        let welcome = self.expect(" 001 ");
-        loop {
-            let line = self.expect(" ");
-            if line.contains(" 376 ") || line.contains(" 422 ") {
-                return welcome;
-            }
-        }
-    }
-
-    /// Round-trips a PING: everything sent before it has been handled by the server.
-    pub fn sync(&mut self) -> Vec<String> {
-        let token = format!("sync{}", self.seen.len());
-        self.send(&format!("PING {token}"));
-        let mut before = Vec::new();
-        loop {
-            let line = self
-                .next_line()
-                .unwrap_or_else(|| panic!("closed while syncing; seen:\n{}", self.seen.join("\n")));
-            if line.contains(" PONG ") && line.ends_with(&token) {
-                return before;
-            }
-            before.push(line);
-        }
-    }
-
-    /// Reads until the server closes the connection; returns the lines read.
-    pub fn read_to_close(&mut self) -> Vec<String> {
-        let mut out = Vec::new();
-        while let Some(line) = self.next_line() {
-            out.push(line);
-        }
-        out
-    }
+/// The real server with a plaintext listener and a TLS one serving `cert` and `key`.
+pub fn start_tls_server(log_dir: &Path, cert: &Path, key: &Path, extra: &[&str]) -> TestServer {
+    let mut args = vec![
+        "--tls-listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    TestServer::start_in(log_dir, &args)
 }
