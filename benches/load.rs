@@ -31,6 +31,9 @@ fn main() {
             "100000",
             "--sendq-bytes",
             "1048576",
+            // The bench measures capacity, not the flood policy.
+            "--flood-rate",
+            "0",
         ])
         .arg("--log-dir")
         .arg(tmp.path())

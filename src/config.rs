@@ -97,6 +97,15 @@ pub struct Args {
     #[arg(long, value_name = "BYTES")]
     pub sendq_bytes: Option<usize>,
 
+    /// Lines a client may send at once before flood control paces it. [default: 10]
+    #[arg(long, value_name = "LINES")]
+    pub flood_burst: Option<u32>,
+
+    /// Lines per second a client may send after its burst; the rest wait, unread
+    /// (0 turns flood control off). [default: 2]
+    #[arg(long, value_name = "PER_SEC")]
+    pub flood_rate: Option<f64>,
+
     /// Message of the day shown after registration (use \n for more lines).
     #[arg(long, value_name = "TEXT")]
     pub motd: Option<String>,
@@ -123,6 +132,8 @@ pub struct Settings {
     pub registration_timeout: Duration,
     pub max_line_bytes: usize,
     pub sendq_bytes: usize,
+    pub flood_burst: u32,
+    pub flood_rate: f64,
     pub motd: Vec<String>,
     pub search_max_results: usize,
 }
@@ -208,6 +219,14 @@ impl Settings {
             }
             Ok(Duration::from_secs(v))
         };
+        let flood_rate = pick!(flood_rate).unwrap_or(2.0);
+        if !(flood_rate.is_finite() && flood_rate >= 0.0) {
+            bail!("flood-rate must be a number of lines per second, 0 or more");
+        }
+        let flood_burst = pick!(flood_burst).unwrap_or(10);
+        if flood_burst == 0 {
+            bail!("flood-burst must be at least 1 line");
+        }
         let server_name = pick!(server_name).unwrap_or_else(|| "linechat".to_string());
         if server_name.is_empty() || server_name.contains(|c: char| c.is_whitespace() || c == ':') {
             bail!("server-name may not be empty or contain spaces or colons");
@@ -227,6 +246,8 @@ impl Settings {
             registration_timeout: secs(pick!(registration_timeout), 60, "registration-timeout")?,
             max_line_bytes,
             sendq_bytes: pick!(sendq_bytes).unwrap_or(96 * 1024).max(4096),
+            flood_burst,
+            flood_rate,
             motd: pick!(motd)
                 .map(|m| m.replace("\\n", "\n").lines().map(str::to_string).collect())
                 .unwrap_or_default(),

@@ -6,6 +6,7 @@ pub mod codec;
 pub mod command;
 pub mod config;
 pub mod context;
+pub mod flood;
 pub mod message;
 pub mod names;
 pub mod outbox;

@@ -17,6 +17,7 @@ use tokio_util::codec::FramedRead;
 use crate::codec::{Inbound, LineCodec};
 use crate::command::{Command, Flow};
 use crate::context::Ctx;
+use crate::flood::FloodGate;
 use crate::message::{Message, ParseError, line};
 use crate::outbox::{Outbox, OutboxReceiver};
 use crate::state::ClientId;
@@ -231,8 +232,14 @@ where
     let mut ping_deadline = Instant::now() + settings.ping_interval;
     let mut awaiting_pong = false;
     let mut grace: Option<Instant> = None;
+    let mut flood = FloodGate::new(settings.flood_burst, settings.flood_rate);
 
     let reason: String = loop {
+        let now = Instant::now();
+        let throttled = flood.wait_until(now);
+        if flood.report(now) {
+            tracing::info!(client = id, %peer, "flood control: input paced");
+        }
         tokio::select! {
             _ = shutdown.recv() => {
                 outbox.send_final(line("", "ERROR", &[], Some("Server shutting down")));
@@ -242,12 +249,15 @@ where
                 outbox.send_final(line("", "ERROR", &[], Some("SendQ exceeded")));
                 break "SendQ exceeded".into();
             }
-            item = lines.next() => {
+            // While throttled, input stays unread until the flood gate opens.
+            _ = sleep_until(throttled.unwrap_or(now)), if throttled.is_some() => {}
+            item = lines.next(), if throttled.is_none() => {
                 let inbound = match item {
                     None => break "Connection closed".into(),
                     Some(Err(e)) => break format!("Read error: {e}"),
                     Some(Ok(inbound)) => inbound,
                 };
+                flood.charge(Instant::now());
                 ping_deadline = Instant::now() + settings.ping_interval;
                 awaiting_pong = false;
                 match session.handle(inbound).await {

@@ -601,7 +601,8 @@ fn torn_last_row_is_repaired_on_start() {
 #[test]
 fn sigkill_under_traffic_loses_no_message_anyone_saw() {
     let tmp = tempfile::tempdir().unwrap();
-    let mut server = TestServer::start_in(tmp.path(), &[]);
+    // Traffic far beyond any flood limit is the point here: flood control off.
+    let mut server = TestServer::start_in(tmp.path(), &["--flood-rate", "0"]);
     let addr = server.addr;
     let mut listener = server.client("listener");
     listener.send("JOIN #load");
@@ -662,7 +663,8 @@ fn c_writer(c: &Client) -> &std::net::TcpStream {
 
 #[test]
 fn sigterm_tells_every_client_flushes_the_archive_and_exits_zero() {
-    let mut server = TestServer::start(&[]);
+    // Fifty messages at once, all accepted before the signal: flood control off.
+    let mut server = TestServer::start(&["--flood-rate", "0"]);
     let [mut a, mut b] = server.members("#r", ["ann", "ben"]);
     for i in 0..50 {
         a.send(&format!("MSG #r accepted {i}"));
@@ -686,7 +688,8 @@ fn sigterm_tells_every_client_flushes_the_archive_and_exits_zero() {
 
 #[test]
 fn a_client_that_stops_reading_is_dropped_at_its_sendq_and_others_carry_on() {
-    let server = TestServer::start(&["--sendq-bytes", "65536"]);
+    // The stuck client's peers flood on purpose: flood control off.
+    let server = TestServer::start(&["--sendq-bytes", "65536", "--flood-rate", "0"]);
     let [mut stuck, mut talker] = server.members("#r", ["stuck", "talker"]);
     // Far more than the kernel's socket buffers plus the sendq can hold for `stuck`.
     let text = "z".repeat(400);
@@ -707,4 +710,26 @@ fn a_client_that_stops_reading_is_dropped_at_its_sendq_and_others_carry_on() {
     let tail = stuck.read_to_close();
     assert_eq!(tail.last().unwrap(), "ERROR :SendQ exceeded");
     server.log.wait_for("SendQ exceeded");
+}
+
+#[test]
+fn flood_control_paces_a_burst_without_losing_or_reordering_lines() {
+    let server = TestServer::start(&["--flood-burst", "3", "--flood-rate", "4"]);
+    let [mut flooder, mut reader] = server.members("#f", ["flooder", "reader"]);
+    // Ten messages in one write: past the burst, the server reads four lines a second.
+    let burst: String = (0..10)
+        .map(|i| format!("PRIVMSG #f :line {i}\r\n"))
+        .collect();
+    flooder.send_raw(burst.as_bytes());
+    server.log.wait_for("flood control: input paced");
+    for i in 0..10 {
+        let got = reader.expect(" PRIVMSG ");
+        assert!(got.ends_with(&format!("PRIVMSG #f :line {i}")), "{got}");
+    }
+    // Nothing was dropped: the flooder is still connected and every line was archived.
+    flooder.sync();
+    let rows = common::read_archive(&server.archive("history_f.csv"));
+    let texts: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("line {i}")).collect();
+    assert_eq!(texts, expected);
 }

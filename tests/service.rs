@@ -255,7 +255,8 @@ fn readiness_watchdog_reload_and_stopping_reach_the_notify_socket() {
 fn sigterm_says_goodbye_to_every_client_and_archives_every_message() {
     let ca = TestCa::new();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = tls_server(&ca, dir.path(), &[]);
+    // Every message is sent at once and accepted before the signal: flood control off.
+    let mut server = tls_server(&ca, dir.path(), &["--flood-rate", "0"]);
     let tls = server.tls_addr();
     let mut plain = server.client("plain");
     let mut secure = TlsClient::connect_tls(tls, ca.client_config_any());
