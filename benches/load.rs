@@ -37,14 +37,15 @@ fn main() {
         ])
         .arg("--log-dir")
         .arg(tmp.path())
-        .env("RUST_LOG", "warn,chat_server=info")
+        .env("RUST_LOG", "warn,linechat::service=info")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start chat-server");
     let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
     let addr = loop {
         let mut line = String::new();
-        std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "chat-server exited before it logged its address");
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().unwrap().to_string();
         }
@@ -62,13 +63,9 @@ fn main() {
     let _ = server.wait();
     let archived: usize = std::fs::read_dir(tmp.path())
         .unwrap()
-        .map(|e| {
-            std::fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .lines()
-                .count()
-                - 1
-        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().count() - 1)
         .sum();
     let pace = if rate == 0 {
         "as fast as possible".to_string()
