@@ -137,7 +137,9 @@ impl Archive {
         let _ = self.tx.try_send(Request::Reopen);
     }
 
-    /// A counter of rows written, bumped after each batch: the search indexer's wake-up.
+    /// A counter of rows written, bumped after each batch and before its deliveries: the
+    /// search indexer's wake-up, and what a search must wait for to see every message its
+    /// requester could have seen.
     pub fn written(&self) -> watch::Receiver<u64> {
         self.written.clone()
     }
@@ -223,6 +225,11 @@ impl Writer {
                 }
             }
         }
+        // Counted before anyone hears of these rows, so a search that follows a delivered
+        // message knows to wait for it (see `LiveIndex::wait_indexed`).
+        if ok_rows > 0 {
+            self.written.send_modify(|n| *n += ok_rows);
+        }
         for ((job, stamp), failure) in batch.drain(..).zip(&stamps).zip(failed) {
             let result = match failure {
                 None => {
@@ -235,9 +242,6 @@ impl Writer {
                 }),
             };
             let _ = job.done.send(result);
-        }
-        if ok_rows > 0 {
-            self.written.send_modify(|n| *n += ok_rows);
         }
     }
 

@@ -17,6 +17,10 @@ use crate::state::StateError;
 
 const USAGE: &str = "SEARCH <#room> <words> [since DATE] [until DATE]";
 
+/// Longest a SEARCH waits for messages already delivered to reach the index (normally
+/// about the indexer's commit interval).
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A parsed `SEARCH` request.
 pub struct Search {
     room: String,
@@ -84,6 +88,9 @@ impl Search {
             sort: SortOrder::Time,
             limit: max,
         };
+        // Read-your-writes: wait for the rows already delivered to be indexed.
+        let written = *s.ctx.archive.written().borrow();
+        index.wait_indexed(written, INDEX_WAIT).await;
         match index.search(req).await {
             Ok(results) => {
                 for hit in &results.hits {

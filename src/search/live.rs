@@ -61,6 +61,9 @@ struct Inner {
     index_dir: PathBuf,
     config: LiveConfig,
     permits: Arc<Semaphore>,
+    /// The archive's row counter as of the last finished catch-up: every row counted up
+    /// to it is searchable.
+    indexed: watch::Sender<u64>,
 }
 
 /// Cheap-to-clone handle on the server's index (one writer, shared reader).
@@ -98,6 +101,7 @@ impl LiveIndex {
                 index_dir: index_dir.to_path_buf(),
                 config,
                 permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+                indexed: watch::channel(0).0,
             }),
         })
     }
@@ -150,7 +154,8 @@ impl LiveIndex {
         tokio::pin!(shutdown);
         let interval = self.inner.config.commit_interval;
         let mut last = Instant::now();
-        self.logged_catch_up().await;
+        let through = *ticks.borrow_and_update();
+        self.logged_catch_up(through).await;
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -161,14 +166,32 @@ impl LiveIndex {
                 _ = &mut shutdown => break,
                 _ = tokio::time::sleep(wait) => {}
             }
-            ticks.borrow_and_update();
+            let through = *ticks.borrow_and_update();
             last = Instant::now();
-            self.logged_catch_up().await;
+            self.logged_catch_up(through).await;
         }
-        self.logged_catch_up().await;
+        let through = *ticks.borrow_and_update();
+        self.logged_catch_up(through).await;
     }
 
-    async fn logged_catch_up(&self) {
+    /// Waits (at most `limit`) until every archive row counted up to `through` (the
+    /// archive's [`written`](crate::archive::Archive::written) counter) is searchable, so
+    /// a search finds the messages its requester has already seen. On timeout the search
+    /// goes ahead with what is indexed.
+    pub async fn wait_indexed(&self, through: u64, limit: Duration) {
+        let mut indexed = self.inner.indexed.subscribe();
+        let _ = tokio::time::timeout(limit, indexed.wait_for(|n| *n >= through)).await;
+    }
+
+    /// A catch-up, then `through` (the counter read before it started) published as
+    /// indexed: the catch-up reads every archive to its end. A failed catch-up publishes
+    /// too, so searches do not each wait out their limit on an index that is stuck.
+    async fn logged_catch_up(&self, through: u64) {
+        self.catch_up_and_log().await;
+        self.inner.indexed.send_replace(through);
+    }
+
+    async fn catch_up_and_log(&self) {
         match self.catch_up().await {
             Ok(report) => {
                 for m in &report.malformed {
