@@ -257,8 +257,9 @@ where
                     Some(Err(e)) => break format!("Read error: {e}"),
                     Some(Ok(inbound)) => inbound,
                 };
-                flood.charge(Instant::now());
-                ping_deadline = Instant::now() + settings.ping_interval;
+                let read_at = Instant::now();
+                flood.charge(read_at);
+                ping_deadline = read_at + settings.ping_interval;
                 awaiting_pong = false;
                 match session.handle(inbound).await {
                     Flow::Continue => {}
