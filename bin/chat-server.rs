@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         )
         .init();
     let args = Args::parse();
+    if args.hash_password {
+        return hash_password();
+    }
     let check = args.check_config;
     let settings = match Settings::from_args(args) {
         Ok(s) => s,
@@ -43,6 +46,32 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(linechat::service::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--hash-password`: reads one line from standard input and prints its argon2 hash.
+fn hash_password() -> ExitCode {
+    let mut password = String::new();
+    if std::io::stdin().read_line(&mut password).is_err() {
+        eprintln!("chat-server: cannot read the password from standard input");
+        return ExitCode::from(2);
+    }
+    let password = password.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        eprintln!(
+            "chat-server: give the password on standard input, e.g. `echo -n secret | chat-server --hash-password`"
+        );
+        return ExitCode::from(2);
+    }
+    match linechat::password::hash(password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("chat-server: {e:#}");
             ExitCode::FAILURE

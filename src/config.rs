@@ -113,6 +113,36 @@ pub struct Args {
     /// Most results the SEARCH command returns. [default: 100]
     #[arg(long, value_name = "N")]
     pub search_max_results: Option<usize>,
+
+    /// Most rooms one client may be in at once (ISUPPORT CHANLIMIT). [default: 100]
+    #[arg(long, value_name = "N")]
+    pub max_rooms_per_client: Option<usize>,
+
+    /// Contact line ADMIN shows (an e-mail address, say).
+    #[arg(long, value_name = "TEXT")]
+    pub admin_contact: Option<String>,
+
+    /// Print the argon2 hash of a password read from standard input, for an `[[oper]]`
+    /// entry of the config file, and exit.
+    #[arg(long)]
+    #[serde(skip)]
+    pub hash_password: bool,
+
+    /// Server operators (`OPER name password`), config file only: `[[oper]]` tables with
+    /// `name` and `password` (an argon2 hash from `chat-server --hash-password`).
+    #[arg(skip)]
+    #[serde(default)]
+    pub oper: Vec<OperEntry>,
+}
+
+/// One server operator of the config file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperEntry {
+    /// The name given to OPER.
+    pub name: String,
+    /// The password's argon2 hash in PHC form (`$argon2id$v=19$...`), never the password.
+    pub password: String,
 }
 
 /// Resolved settings the server runs with.
@@ -136,6 +166,10 @@ pub struct Settings {
     pub flood_rate: f64,
     pub motd: Vec<String>,
     pub search_max_results: usize,
+    pub max_rooms_per_client: usize,
+    pub admin_contact: Option<String>,
+    /// Server operators; each password is an argon2 hash.
+    pub opers: Vec<OperEntry>,
 }
 
 /// The password never reaches logs, even through `{:?}`.
@@ -148,6 +182,10 @@ impl std::fmt::Debug for Settings {
             .field("tls_key", &self.tls_key)
             .field("log_dir", &self.log_dir)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "opers",
+                &self.opers.iter().map(|o| &o.name).collect::<Vec<_>>(),
+            )
             .field("server_name", &self.server_name)
             .field("max_clients", &self.max_clients)
             .field("max_line_bytes", &self.max_line_bytes)
@@ -252,8 +290,32 @@ impl Settings {
                 .map(|m| m.replace("\\n", "\n").lines().map(str::to_string).collect())
                 .unwrap_or_default(),
             search_max_results: pick!(search_max_results).unwrap_or(100).clamp(1, 10_000),
+            max_rooms_per_client: pick!(max_rooms_per_client).unwrap_or(100).max(1),
+            admin_contact: pick!(admin_contact).filter(|c| !c.is_empty()),
+            opers: check_opers(if flags.oper.is_empty() {
+                file.oper
+            } else {
+                flags.oper
+            })?,
         })
     }
+}
+
+/// Every operator needs a name and a password hash argon2 can read: a plain password in
+/// the file is refused, so it cannot be left there by mistake.
+fn check_opers(opers: Vec<OperEntry>) -> anyhow::Result<Vec<OperEntry>> {
+    for o in &opers {
+        if o.name.is_empty() || o.name.contains(char::is_whitespace) {
+            bail!("[[oper]] name {:?} must be one word", o.name);
+        }
+        if argon2::PasswordHash::new(&o.password).is_err() {
+            bail!(
+                "[[oper]] {}: password must be an argon2 hash (make one with `chat-server --hash-password`), not the password itself",
+                o.name
+            );
+        }
+    }
+    Ok(opers)
 }
 
 fn read_file(path: &Path) -> anyhow::Result<Args> {

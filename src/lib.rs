@@ -10,6 +10,8 @@ pub mod flood;
 pub mod message;
 pub mod names;
 pub mod outbox;
+pub mod password;
+pub mod room;
 pub mod search;
 pub mod server;
 pub mod service;

@@ -30,8 +30,9 @@ pub enum ParseError {
 /// commands whose last parameter is free text.
 fn free_text_position(command: &str) -> Option<usize> {
     match command {
-        "PRIVMSG" | "MSG" | "NOTICE" | "PART" | "TOPIC" | "SEARCH" => Some(1),
-        "QUIT" | "AWAY" => Some(0),
+        "PRIVMSG" | "MSG" | "NOTICE" | "PART" | "TOPIC" | "SEARCH" | "KILL" => Some(1),
+        "KICK" => Some(2),
+        "QUIT" | "AWAY" | "WALLOPS" => Some(0),
         _ => None,
     }
 }
@@ -115,7 +116,13 @@ pub fn line(source: &str, command: &str, middle: &[&str], trailing: Option<&str>
     out.push_str(command);
     for p in middle {
         out.push(' ');
-        out.push_str(p);
+        // A middle parameter with a space or a leading ':' (echoed from a client's line)
+        // would split the line differently on the other side: it is shown as `*`.
+        if p.is_empty() || p.starts_with(':') || p.contains(' ') {
+            out.push('*');
+        } else {
+            out.push_str(p);
+        }
     }
     if let Some(t) = trailing {
         out.push_str(" :");
@@ -158,6 +165,11 @@ mod tests {
         assert_eq!(parse("TOPIC #a").params, ["#a"]);
         assert_eq!(parse("TOPIC #a :").params, ["#a", ""]);
         assert_eq!(parse("PART #a :gone home").params, ["#a", "gone home"]);
+        assert_eq!(
+            parse("KICK #a bob you are out").params,
+            ["#a", "bob", "you are out"]
+        );
+        assert_eq!(parse("KICK #a bob").params, ["#a", "bob"]);
     }
 
     #[test]
@@ -180,6 +192,10 @@ mod tests {
         assert_eq!(
             line("", "PING", &[], Some("x")),
             Bytes::from_static(b"PING :x\r\n")
+        );
+        assert_eq!(
+            line("s", "432", &["n", "a b", ":evil", ""], Some("bad")),
+            Bytes::from_static(b":s 432 n * * * :bad\r\n")
         );
     }
 }

@@ -15,7 +15,7 @@ pub enum RoomNameError {
     Empty,
     #[error("room name is longer than {MAX_ROOM_BYTES} bytes")]
     TooLong,
-    #[error("room name may not contain spaces, commas, colons or control characters")]
+    #[error("room name may not contain spaces, commas, colons, @ or control characters")]
     BadCharacter,
 }
 
@@ -29,7 +29,7 @@ pub fn canonical_room(input: &str) -> Result<String, RoomNameError> {
     }
     if bare
         .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || c == ',' || c == ':' || c == '\u{7}')
+        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, ',' | ':' | '@'))
     {
         return Err(RoomNameError::BadCharacter);
     }
@@ -141,6 +141,7 @@ mod tests {
         assert_eq!(canonical_room("#"), Err(RoomNameError::Empty));
         assert_eq!(canonical_room("a b"), Err(RoomNameError::BadCharacter));
         assert_eq!(canonical_room("a,b"), Err(RoomNameError::BadCharacter));
+        assert_eq!(canonical_room("inv@lid"), Err(RoomNameError::BadCharacter));
         assert_eq!(canonical_room(&"x".repeat(60)), Err(RoomNameError::TooLong));
     }
 

@@ -4,8 +4,8 @@
 //! marks the client for disconnection instead, so one stuck client cannot stall a room or
 //! grow the server's memory without bound.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
@@ -21,8 +21,19 @@ pub struct Outbox {
 struct Shared {
     queued: AtomicUsize,
     limit: usize,
-    overflowed: AtomicBool,
-    overflow: Notify,
+    /// Set once the connection must close (sendq exceeded, KILL); the reason stays.
+    closing: AtomicBool,
+    reason: Mutex<Option<Closing>>,
+    close: Notify,
+}
+
+/// Why a connection was asked to close.
+#[derive(Debug, Clone)]
+pub struct Closing {
+    /// What others see in the QUIT line.
+    pub reason: String,
+    /// The text of the final ERROR line to the client.
+    pub error: String,
 }
 
 /// The receiving side, drained by the connection's writer task.
@@ -38,8 +49,9 @@ impl Outbox {
         let shared = Arc::new(Shared {
             queued: AtomicUsize::new(0),
             limit,
-            overflowed: AtomicBool::new(false),
-            overflow: Notify::new(),
+            closing: AtomicBool::new(false),
+            reason: Mutex::new(None),
+            close: Notify::new(),
         });
         (
             Outbox {
@@ -52,15 +64,14 @@ impl Outbox {
 
     /// Queues a line; returns false (and flags the client) when the sendq is exceeded.
     pub fn send(&self, line: Bytes) -> bool {
-        if self.shared.overflowed.load(Ordering::Relaxed) {
+        if self.shared.closing.load(Ordering::Relaxed) {
             return false;
         }
         let len = line.len();
         let before = self.shared.queued.fetch_add(len, Ordering::Relaxed);
         if before + len > self.shared.limit {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
-            self.shared.overflowed.store(true, Ordering::Relaxed);
-            self.shared.overflow.notify_one();
+            self.close("SendQ exceeded", "SendQ exceeded");
             return false;
         }
         if self.tx.send(line).is_err() {
@@ -76,12 +87,37 @@ impl Outbox {
         let _ = self.tx.send(line);
     }
 
-    /// Resolves once the client has exceeded its sendq.
-    pub async fn overflowed(&self) {
-        if self.shared.overflowed.load(Ordering::Relaxed) {
-            return;
+    /// Asks the connection to close with `reason` (what others see in its QUIT): the
+    /// sendq overflowing, or an operator's KILL. The first reason given stands; nothing
+    /// more is queued after it.
+    /// `error` is the text of the ERROR line the client itself gets.
+    pub fn close(&self, reason: &str, error: &str) {
+        let mut slot = self.shared.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(Closing {
+                reason: reason.to_string(),
+                error: error.to_string(),
+            });
+            self.shared.closing.store(true, Ordering::Relaxed);
+            self.shared.close.notify_one();
         }
-        self.shared.overflow.notified().await;
+    }
+
+    /// Resolves, with the reason, once the connection has been asked to close.
+    pub async fn closed(&self) -> Closing {
+        loop {
+            let notified = self.shared.close.notified();
+            if let Some(reason) = self
+                .shared
+                .reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                return reason;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -111,7 +147,7 @@ mod tests {
         assert!(out.send(Bytes::from_static(b"12345")));
         assert!(out.send(Bytes::from_static(b"12345")));
         assert!(!out.send(Bytes::from_static(b"1")));
-        out.overflowed().await;
+        assert_eq!(out.closed().await.reason, "SendQ exceeded");
         assert_eq!(rx.recv().await.unwrap(), Bytes::from_static(b"12345"));
         assert!(!out.send(Bytes::from_static(b"1")), "stays flagged");
     }

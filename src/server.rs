@@ -92,7 +92,9 @@ impl Server {
             ));
         }
         accepting.close();
+        let sweeper = tokio::spawn(sweep_idle_members(self.ctx.clone()));
         shutdown.await;
+        sweeper.abort();
         tracing::info!("shutting down: closing every connection");
         // Stop accepting first, so no session starts after the notice goes out.
         let _ = notify.send(());
@@ -125,6 +127,21 @@ fn open_search(settings: &Settings) -> Option<LiveIndex> {
         Err(e) => {
             tracing::error!("search disabled: {e}");
             None
+        }
+    }
+}
+
+/// Room mode `+W`: once a second, kick members idle past their room's limit.
+async fn sweep_idle_members(ctx: Ctx) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let kicked = ctx
+            .state
+            .sweep_idle(&ctx.settings.server_name, std::time::Instant::now());
+        if kicked > 0 {
+            tracing::info!(kicked, "idle members kicked (room mode +W)");
         }
     }
 }

@@ -119,11 +119,7 @@ impl Session {
             .unwrap_or_else(|| (nick.clone(), nick.clone()));
         self.user = Some((user.clone(), realname.clone()));
         self.registered = true;
-        self.ctx.state.with_client(self.id, |c| {
-            c.user = user;
-            c.realname = realname;
-            c.registered = true;
-        });
+        self.ctx.state.register(self.id, user, realname);
         crate::command::welcome(self);
         tracing::info!(client = self.id, nick = %nick, "registered");
         None
@@ -245,9 +241,9 @@ where
                 outbox.send_final(line("", "ERROR", &[], Some("Server shutting down")));
                 break "Server shutting down".into();
             }
-            _ = outbox.overflowed() => {
-                outbox.send_final(line("", "ERROR", &[], Some("SendQ exceeded")));
-                break "SendQ exceeded".into();
+            closing = outbox.closed() => {
+                outbox.send_final(line("", "ERROR", &[], Some(&closing.error)));
+                break closing.reason;
             }
             // While throttled, input stays unread until the flood gate opens.
             _ = sleep_until(throttled.unwrap_or(now)), if throttled.is_some() => {}

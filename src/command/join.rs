@@ -1,25 +1,39 @@
-//! JOIN: enter one or more rooms (comma-separated), creating them as needed.
+//! JOIN: enter one or more rooms (comma-separated, with keys), creating them as needed.
 
 use super::{Flow, Reject, required};
-use crate::message::Message;
+use crate::message::{Message, line};
 use crate::names::canonical_room;
 use crate::session::Session;
 
-/// `JOIN <room>[,<room>...]` (`#` optional); `JOIN 0` leaves every room.
+/// `JOIN <room>[,<room>...] [<key>[,<key>...]]` (`#` optional); `JOIN 0` leaves every room.
 pub struct Join {
     rooms: Vec<String>,
+    keys: Vec<String>,
 }
 
 impl Join {
     /// Needs at least one room (461 otherwise).
     pub fn parse_frames(msg: &Message) -> Result<Join, Reject> {
-        let list = required(msg, 0, "JOIN <#room>[,<#room>...]")?;
+        let list = required(msg, 0, "JOIN <#room>[,<#room>...] [key[,key...]]")?;
+        let rooms = super::comma_list(list);
+        if rooms.is_empty() {
+            return Err(Reject::need_more_params(
+                "JOIN",
+                "JOIN <#room>[,<#room>...] [key[,key...]]",
+            ));
+        }
         Ok(Join {
-            rooms: super::comma_list(list),
+            rooms,
+            keys: msg
+                .params
+                .get(1)
+                .map(|k| k.split(',').map(str::to_string).collect())
+                .unwrap_or_default(),
         })
     }
 
-    /// Joins each room, sending the joiner its JOIN echo, the topic and the names list.
+    /// Joins each room in turn under its rules, sending the joiner its JOIN echo, the
+    /// topic (if any) and the names list; each refused room gets its own numeric.
     pub fn apply(self, s: &mut Session) -> Flow {
         if self.rooms == ["0"] {
             let rooms = s
@@ -32,7 +46,7 @@ impl Join {
             }
             return Flow::Continue;
         }
-        for requested in &self.rooms {
+        for (i, requested) in self.rooms.iter().enumerate() {
             let name = match canonical_room(requested) {
                 Ok(name) => name,
                 Err(e) => {
@@ -40,20 +54,31 @@ impl Join {
                     continue;
                 }
             };
-            let Some(joined) = s.ctx.state.join(s.id, &name) else {
-                continue; // already a member: nothing to do, as on IRC
+            let key = self
+                .keys
+                .get(i)
+                .map(String::as_str)
+                .filter(|k| !k.is_empty());
+            let max_rooms = s.ctx.settings.max_rooms_per_client;
+            let joined = match s.ctx.state.join(s.id, &name, key, max_rooms) {
+                Ok(Some(joined)) => joined,
+                Ok(None) => continue, // already a member: nothing to do, as on IRC
+                Err(e) => {
+                    super::room_error(s, &name, &e);
+                    continue;
+                }
             };
             if let Some(topic) = &joined.topic {
                 s.numeric("332", &[&joined.room], &topic.text);
                 let set_at = topic.set_at.to_string();
-                s.send(crate::message::line(
+                s.send(line(
                     &s.ctx.settings.server_name,
                     "333",
                     &[s.target(), &joined.room, &topic.set_by, &set_at],
                     None,
                 ));
             }
-            super::names::send_names(s, &joined.room, &joined.names);
+            super::names::send_names(s, joined.symbol, &joined.room, &joined.names);
         }
         Flow::Continue
     }

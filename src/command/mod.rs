@@ -4,26 +4,36 @@
 mod away;
 mod cap;
 mod help;
+mod invite;
 mod ison;
 mod join;
+mod kick;
+mod kill;
 mod list;
+mod lusers;
 mod mode;
 mod motd;
 mod names;
 mod nick;
+mod oper;
 mod part;
 mod pass;
 mod ping;
 mod privmsg;
 mod quit;
 mod search;
+mod server_info;
 mod topic;
 mod user;
+mod userhost;
+mod wallops;
 mod who;
 mod whois;
+mod whowas;
 
 use crate::message::Message;
 use crate::session::Session;
+use crate::state::RoomError;
 
 pub use motd::welcome;
 
@@ -82,13 +92,18 @@ pub enum Command {
     Away(away::Away),
     Cap(cap::Cap),
     Help(help::Help),
+    Invite(invite::Invite),
     Ison(ison::Ison),
     Join(join::Join),
+    Kick(kick::Kick),
+    Kill(kill::Kill),
     List(list::List),
+    Lusers(lusers::Lusers),
     Mode(mode::Mode),
     Motd(motd::Motd),
     Names(names::Names),
     Nick(nick::Nick),
+    Oper(oper::Oper),
     Part(part::Part),
     Pass(pass::Pass),
     Ping(ping::Ping),
@@ -96,10 +111,16 @@ pub enum Command {
     Privmsg(privmsg::Privmsg),
     Quit(quit::Quit),
     Search(search::Search),
+    ServerInfo(server_info::ServerInfo),
+    /// A NOTICE that could not be sent: NOTICE never gets an error reply (RFC 2812).
+    Silent,
     Topic(topic::Topic),
     User(user::User),
+    Userhost(userhost::Userhost),
+    Wallops(wallops::Wallops),
     Who(who::Who),
     Whois(whois::Whois),
+    Whowas(whowas::Whowas),
 }
 
 impl Command {
@@ -108,25 +129,40 @@ impl Command {
         Ok(match msg.command.as_str() {
             "AWAY" => Command::Away(away::Away::parse_frames(msg)?),
             "CAP" => Command::Cap(cap::Cap::parse_frames(msg).map_err(Reject::early)?),
-            "HELP" => Command::Help(help::Help::parse_frames(msg)?),
+            "HELP" | "HELPOP" => Command::Help(help::Help::parse_frames(msg)?),
+            "INVITE" => Command::Invite(invite::Invite::parse_frames(msg)?),
             "ISON" => Command::Ison(ison::Ison::parse_frames(msg)?),
             "JOIN" => Command::Join(join::Join::parse_frames(msg)?),
+            "KICK" => Command::Kick(kick::Kick::parse_frames(msg)?),
+            "KILL" => Command::Kill(kill::Kill::parse_frames(msg)?),
             "LIST" => Command::List(list::List::parse_frames(msg)?),
+            "LUSERS" => Command::Lusers(lusers::Lusers::parse_frames(msg)?),
             "MODE" => Command::Mode(mode::Mode::parse_frames(msg)?),
             "MOTD" => Command::Motd(motd::Motd::parse_frames(msg)?),
             "NAMES" => Command::Names(names::Names::parse_frames(msg)?),
             "NICK" => Command::Nick(nick::Nick::parse_frames(msg).map_err(Reject::early)?),
+            "OPER" => Command::Oper(oper::Oper::parse_frames(msg)?),
             "PART" => Command::Part(part::Part::parse_frames(msg)?),
             "PASS" => Command::Pass(pass::Pass::parse_frames(msg).map_err(Reject::early)?),
             "PING" => Command::Ping(ping::Ping::parse_frames(msg).map_err(Reject::early)?),
             "PONG" => Command::Pong,
-            "PRIVMSG" | "MSG" | "NOTICE" => Command::Privmsg(privmsg::Privmsg::parse_frames(msg)?),
+            "NOTICE" => match privmsg::Privmsg::parse_frames(msg) {
+                Ok(c) => Command::Privmsg(c),
+                Err(_) => Command::Silent,
+            },
+            "PRIVMSG" | "MSG" => Command::Privmsg(privmsg::Privmsg::parse_frames(msg)?),
             "QUIT" => Command::Quit(quit::Quit::parse_frames(msg)),
             "SEARCH" => Command::Search(search::Search::parse_frames(msg)?),
+            "TIME" | "VERSION" | "ADMIN" | "INFO" | "LINKS" => {
+                Command::ServerInfo(server_info::ServerInfo::parse_frames(msg)?)
+            }
             "TOPIC" => Command::Topic(topic::Topic::parse_frames(msg)?),
             "USER" => Command::User(user::User::parse_frames(msg).map_err(Reject::early)?),
+            "USERHOST" => Command::Userhost(userhost::Userhost::parse_frames(msg)?),
+            "WALLOPS" => Command::Wallops(wallops::Wallops::parse_frames(msg)?),
             "WHO" => Command::Who(who::Who::parse_frames(msg)?),
             "WHOIS" => Command::Whois(whois::Whois::parse_frames(msg)?),
+            "WHOWAS" => Command::Whowas(whowas::Whowas::parse_frames(msg)?),
             other => {
                 let text = format!("Unknown command {other}; type HELP for the list");
                 return Err(Reject::new("421", &[other], &text));
@@ -155,13 +191,18 @@ impl Command {
             Command::Away(c) => c.apply(s),
             Command::Cap(c) => c.apply(s),
             Command::Help(c) => c.apply(s),
+            Command::Invite(c) => c.apply(s),
             Command::Ison(c) => c.apply(s),
             Command::Join(c) => c.apply(s),
+            Command::Kick(c) => c.apply(s),
+            Command::Kill(c) => c.apply(s),
             Command::List(c) => c.apply(s),
+            Command::Lusers(c) => c.apply(s),
             Command::Mode(c) => c.apply(s),
             Command::Motd(c) => c.apply(s),
             Command::Names(c) => c.apply(s),
             Command::Nick(c) => c.apply(s),
+            Command::Oper(c) => c.apply(s).await,
             Command::Part(c) => c.apply(s),
             Command::Pass(c) => c.apply(s),
             Command::Ping(c) => c.apply(s),
@@ -169,10 +210,15 @@ impl Command {
             Command::Privmsg(c) => c.apply(s).await,
             Command::Quit(c) => c.apply(s),
             Command::Search(c) => c.apply(s).await,
+            Command::ServerInfo(c) => c.apply(s),
+            Command::Silent => Flow::Continue,
             Command::Topic(c) => c.apply(s),
             Command::User(c) => c.apply(s),
+            Command::Userhost(c) => c.apply(s),
+            Command::Wallops(c) => c.apply(s),
             Command::Who(c) => c.apply(s),
             Command::Whois(c) => c.apply(s),
+            Command::Whowas(c) => c.apply(s),
         }
     }
 }
@@ -192,4 +238,45 @@ fn comma_list(list: &str) -> Vec<String> {
         .filter(|item| !item.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Sends the numeric that explains a refused room operation; `room` and `target` are the
+/// names as the client gave them.
+fn room_error(s: &Session, room: &str, e: &RoomError) {
+    match e {
+        RoomError::NoSuchRoom => s.numeric("403", &[room], "No such room"),
+        RoomError::NotInRoom => s.numeric("442", &[room], "You're not in that room"),
+        RoomError::NotOp => s.numeric("482", &[room], "You're not a room operator"),
+        RoomError::NoSuchNick => s.numeric("401", &[room], "No such nick"),
+        RoomError::TargetNotInRoom(nick) => {
+            s.numeric("441", &[nick, room], "They aren't in that room")
+        }
+        RoomError::TargetInRoom(nick) => s.numeric("443", &[nick, room], "is already in that room"),
+        RoomError::Refused(refusal) => {
+            let (code, text) = refusal.reply();
+            s.numeric(code, &[room], text);
+        }
+        RoomError::CannotSend(refusal) => s.numeric("404", &[room], refusal.text()),
+        RoomError::TooManyRooms => s.numeric(
+            "405",
+            &[room],
+            &format!(
+                "You have joined too many rooms (the limit is {})",
+                s.ctx.settings.max_rooms_per_client
+            ),
+        ),
+    }
+}
+
+/// Whether a command needs a server operator; sends 481 if the client is not one.
+fn require_oper(s: &Session) -> bool {
+    if s.ctx.state.is_oper(s.id) {
+        return true;
+    }
+    s.numeric(
+        "481",
+        &[],
+        "Permission Denied- You're not an IRC operator (see OPER)",
+    );
+    false
 }

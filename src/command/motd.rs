@@ -1,8 +1,10 @@
 //! MOTD and the welcome burst a client gets once registered.
 
+use super::server_info::VERSION;
 use super::{Flow, Reject};
 use crate::message::{Message, line};
 use crate::names::{MAX_NICK_BYTES, MAX_ROOM_BYTES};
+use crate::room::modes;
 use crate::session::Session;
 
 /// `MOTD`
@@ -35,11 +37,10 @@ fn send_motd(s: &Session) {
     s.numeric("376", &[], "End of /MOTD command.");
 }
 
-/// 001-005 and the MOTD: what every IRC client expects on registration.
+/// 001-005, LUSERS and the MOTD: what every IRC client expects on registration.
 pub fn welcome(s: &Session) {
     let server = s.ctx.settings.server_name.clone();
     let nick = s.target().to_string();
-    let version = concat!("linechat-", env!("CARGO_PKG_VERSION"));
     s.numeric(
         "001",
         &[],
@@ -48,7 +49,7 @@ pub fn welcome(s: &Session) {
     s.numeric(
         "002",
         &[],
-        &format!("Your host is {server}, running version {version}"),
+        &format!("Your host is {server}, running version {VERSION}"),
     );
     s.numeric(
         "003",
@@ -58,23 +59,47 @@ pub fn welcome(s: &Session) {
             s.ctx.started.format("%Y-%m-%d %H:%M:%S UTC")
         ),
     );
+    let (room_modes, param_modes) = (modes::all_letters(), modes::param_letters());
     s.send(line(
         &server,
         "004",
-        &[&nick, &server, version, "iw", "n"],
+        &[&nick, &server, VERSION, "iow", &room_modes, &param_modes],
         None,
     ));
-    let isupport = [
+    send_isupport(s);
+    super::lusers::send_lusers(s);
+    send_motd(s);
+}
+
+/// The ISUPPORT tokens: every limit and mode the server enforces, derived from the same
+/// constants and tables the commands use.
+pub fn isupport_tokens(settings: &crate::config::Settings) -> Vec<String> {
+    vec![
         "CASEMAPPING=ascii".to_string(),
         "CHANTYPES=#".to_string(),
         format!("CHANNELLEN={MAX_ROOM_BYTES}"),
         format!("NICKLEN={MAX_NICK_BYTES}"),
         format!("TOPICLEN={}", super::topic::TOPIC_LEN),
+        format!("KICKLEN={}", super::kick::KICK_LEN),
+        format!("KEYLEN={}", modes::MAX_KEY_BYTES),
         "NETWORK=linechat".to_string(),
-        "PREFIX=()".to_string(),
-        "CHANMODES=,,,n".to_string(),
-    ];
-    let isupport: Vec<&str> = isupport.iter().map(String::as_str).collect();
-    s.numeric("005", &isupport, "are supported by this server");
-    send_motd(s);
+        modes::prefix_isupport().to_string(),
+        modes::chanmodes_isupport(),
+        format!("MODES={}", modes::MAX_PARAM_MODES),
+        format!("MAXLIST=beI:{}", modes::MAX_LIST_ENTRIES),
+        "EXCEPTS=e".to_string(),
+        "INVEX=I".to_string(),
+        format!("CHANLIMIT=#:{}", settings.max_rooms_per_client),
+        "ELIST=MNU".to_string(),
+        format!("TARGMAX=KICK:{}", super::kick::MAX_KICK_TARGETS),
+    ]
+}
+
+/// RPL_ISUPPORT lines, at most 13 tokens each.
+pub fn send_isupport(s: &Session) {
+    let tokens = isupport_tokens(&s.ctx.settings);
+    for chunk in tokens.chunks(13) {
+        let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        s.numeric("005", &chunk, "are supported by this server");
+    }
 }

@@ -1,12 +1,12 @@
-//! NAMES: who is in a room.
+//! NAMES: who is in a room, with their room rank (`@` operator, `+` voiced).
 
 use super::{Flow, Reject};
 use crate::message::Message;
 use crate::names::canonical_room;
 use crate::session::Session;
 
-/// Nicks per 353 line, keeping each line well under 512 bytes.
-const NICKS_PER_LINE: usize = 12;
+/// Bytes of nicks per 353 line, keeping each line well under 512 bytes with its prefix.
+const NAMES_BYTES_PER_LINE: usize = 400;
 
 /// `NAMES [<room>[,<room>...]]`
 pub struct Names {
@@ -25,7 +25,8 @@ impl Names {
         })
     }
 
-    /// Sends 353 lines and 366 for each room (just 366 for a room that does not exist).
+    /// Sends 353 lines and 366 for each room (just 366 for a room that does not exist or
+    /// is secret and the asker is not in it).
     pub fn apply(self, s: &mut Session) -> Flow {
         if self.rooms.is_empty() {
             s.numeric("366", &["*"], "End of /NAMES list");
@@ -33,9 +34,9 @@ impl Names {
         for requested in &self.rooms {
             let found = canonical_room(requested)
                 .ok()
-                .and_then(|name| s.ctx.state.names(&name));
+                .and_then(|name| s.ctx.state.names(s.id, &name));
             match found {
-                Some((room, nicks)) => send_names(s, &room, &nicks),
+                Some((room, symbol, nicks)) => send_names(s, symbol, &room, &nicks),
                 None => s.numeric("366", &[requested], "End of /NAMES list"),
             }
         }
@@ -43,10 +44,21 @@ impl Names {
     }
 }
 
-/// 353 RPL_NAMREPLY lines then 366 RPL_ENDOFNAMES for one room.
-pub fn send_names(s: &Session, room: &str, nicks: &[String]) {
-    for chunk in nicks.chunks(NICKS_PER_LINE) {
-        s.numeric("353", &["=", room], &chunk.join(" "));
+/// 353 RPL_NAMREPLY lines (`=` public, `@` secret) then 366 RPL_ENDOFNAMES for one room.
+pub fn send_names(s: &Session, symbol: &str, room: &str, nicks: &[String]) {
+    let mut chunk = String::new();
+    for nick in nicks {
+        if !chunk.is_empty() && chunk.len() + nick.len() + 1 > NAMES_BYTES_PER_LINE {
+            s.numeric("353", &[symbol, room], &chunk);
+            chunk.clear();
+        }
+        if !chunk.is_empty() {
+            chunk.push(' ');
+        }
+        chunk.push_str(nick);
+    }
+    if !chunk.is_empty() {
+        s.numeric("353", &[symbol, room], &chunk);
     }
     s.numeric("366", &[room], "End of /NAMES list");
 }

@@ -4,7 +4,7 @@ use super::{Flow, Reject, required};
 use crate::message::Message;
 use crate::names::canonical_room;
 use crate::session::Session;
-use crate::state::StateError;
+use crate::state::RoomError;
 
 /// `PART <room>[,<room>...] [reason]`
 pub struct Part {
@@ -26,14 +26,10 @@ impl Part {
     pub fn apply(self, s: &mut Session) -> Flow {
         for requested in &self.rooms {
             let result = canonical_room(requested)
-                .map_err(|_| StateError::NoSuchRoom)
+                .map_err(|_| RoomError::NoSuchRoom)
                 .and_then(|name| s.ctx.state.part(s.id, &name, self.reason.as_deref()));
-            match result {
-                Ok(()) => {}
-                Err(StateError::NotInRoom) => {
-                    s.numeric("442", &[requested], "You're not in that room")
-                }
-                Err(_) => s.numeric("403", &[requested], "No such room"),
+            if let Err(e) = result {
+                super::room_error(s, requested, &e);
             }
         }
         Flow::Continue

@@ -6,7 +6,7 @@
 use super::{Flow, Reject};
 use crate::message::{Message, line};
 use crate::session::Session;
-use crate::state::StateError;
+use crate::state::RoomError;
 
 /// `PRIVMSG <target>[,<target>...] <text>`; `MSG` is the same; `NOTICE` likewise.
 pub struct Privmsg {
@@ -46,7 +46,8 @@ impl Privmsg {
         })
     }
 
-    /// Sends to each target: rooms via the archive, nicks directly.
+    /// Sends to each target: rooms via the archive, nicks directly. A NOTICE never gets
+    /// an error reply, whatever goes wrong (RFC 2812).
     pub async fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
         for target in &self.targets {
@@ -60,36 +61,32 @@ impl Privmsg {
         Flow::Continue
     }
 
+    fn is_notice(&self) -> bool {
+        self.command == "NOTICE"
+    }
+
+    /// An error numeric, unless this is a NOTICE.
+    fn refuse(&self, s: &Session, code: &str, params: &[&str], text: &str) {
+        if !self.is_notice() {
+            s.numeric(code, params, text);
+        }
+    }
+
     async fn to_room(&self, s: &Session, prefix: &str, target: &str) {
         let Ok(name) = crate::names::canonical_room(target) else {
-            s.numeric("401", &[target], "No such nick or room");
+            self.refuse(s, "401", &[target], "No such nick or room");
             return;
         };
-        let room = match s.ctx.state.member_room(s.id, &name) {
+        let room = match s.ctx.state.speak_in(s.id, &name) {
             Ok(room) => room,
-            Err(StateError::NotInRoom) => {
-                s.numeric(
-                    "404",
-                    &[&name],
-                    "Cannot send to room: you are not in it (JOIN it first)",
-                );
+            Err(RoomError::NoSuchRoom) if !target.starts_with('#') => {
+                self.refuse(s, "401", &[target], "No such nick or room");
                 return;
             }
-            Err(_) => {
-                let text = if target.starts_with('#') {
-                    "No such room"
-                } else {
-                    "No such nick or room"
-                };
-                s.numeric(
-                    if target.starts_with('#') {
-                        "403"
-                    } else {
-                        "401"
-                    },
-                    &[target],
-                    text,
-                );
+            Err(e) => {
+                if !self.is_notice() {
+                    super::room_error(s, &name, &e);
+                }
                 return;
             }
         };
@@ -107,27 +104,29 @@ impl Privmsg {
             .await
         {
             tracing::error!(client = s.id, room = %room, error = %e, "message not archived");
-            s.fail(
-                self.command,
-                "ARCHIVE_FAILED",
-                &[&room],
-                "Message not delivered: the server could not write it to the room archive",
-            );
+            if !self.is_notice() {
+                s.fail(
+                    self.command,
+                    "ARCHIVE_FAILED",
+                    &[&room],
+                    "Message not delivered: the server could not write it to the room archive",
+                );
+            }
         }
     }
 
     fn to_nick(&self, s: &Session, prefix: &str, target: &str) {
         let Some(nick) = s.ctx.state.nick_display(target) else {
-            s.numeric("401", &[target], "No such nick or room");
+            self.refuse(s, "401", &[target], "No such nick or room");
             return;
         };
         let msg = line(prefix, self.command, &[&nick], Some(&self.text));
         match s.ctx.state.deliver_to_nick(&nick, &msg) {
-            Ok(Some(away)) if self.command == "PRIVMSG" => {
+            Ok(Some(away)) if !self.is_notice() => {
                 s.numeric("301", &[&nick], &away);
             }
             Ok(_) => {}
-            Err(_) => s.numeric("401", &[target], "No such nick or room"),
+            Err(_) => self.refuse(s, "401", &[target], "No such nick or room"),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::names::canonical_room;
 use crate::search::stats::group_thousands;
 use crate::search::{Scope, SearchError, SearchRequest, SortOrder};
 use crate::session::Session;
-use crate::state::StateError;
+use crate::state::RoomError;
 
 const USAGE: &str = "SEARCH <#room> <words> [since DATE] [until DATE]";
 
@@ -54,7 +54,7 @@ impl Search {
         };
         let room = match s.ctx.state.member_room(s.id, &name) {
             Ok(room) => room,
-            Err(StateError::NotInRoom) => {
+            Err(RoomError::NotInRoom) => {
                 s.numeric(
                     "442",
                     &[&name],

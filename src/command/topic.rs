@@ -1,10 +1,9 @@
-//! TOPIC: read or set a room's topic.
+//! TOPIC: read or set a room's topic (only room operators may set it while `+t`).
 
 use super::{Flow, Reject, required};
 use crate::message::{Message, line};
 use crate::names::canonical_room;
 use crate::session::Session;
-use crate::state::StateError;
 
 /// Longest topic kept, in bytes (announced as TOPICLEN).
 pub const TOPIC_LEN: usize = 390;
@@ -24,17 +23,17 @@ impl Topic {
         })
     }
 
-    /// Reads (331/332+333) or sets the topic (announced to members); 403/442 on errors.
+    /// Reads (331/332+333) or sets the topic (announced to members); 403/442/482 on errors.
     pub fn apply(self, s: &mut Session) -> Flow {
         let Ok(name) = canonical_room(&self.room) else {
             s.numeric("403", &[&self.room], "No such room");
             return Flow::Continue;
         };
         match self.text {
-            None => match s.ctx.state.topic(&name) {
-                None => s.numeric("403", &[&self.room], "No such room"),
-                Some((room, None, _)) => s.numeric("331", &[&room], "No topic is set"),
-                Some((room, Some(topic), _)) => {
+            None => match s.ctx.state.topic(s.id, &name) {
+                Err(e) => super::room_error(s, &self.room, &e),
+                Ok((room, None)) => s.numeric("331", &[&room], "No topic is set"),
+                Ok((room, Some(topic))) => {
                     s.numeric("332", &[&room], &topic.text);
                     let at = topic.set_at.to_string();
                     s.send(line(
@@ -53,12 +52,8 @@ impl Topic {
                     }
                     text.truncate(cut);
                 }
-                match s.ctx.state.set_topic(s.id, &name, &text) {
-                    Ok(()) => {}
-                    Err(StateError::NotInRoom) => {
-                        s.numeric("442", &[&name], "You're not in that room")
-                    }
-                    Err(_) => s.numeric("403", &[&self.room], "No such room"),
+                if let Err(e) = s.ctx.state.set_topic(s.id, &name, &text) {
+                    super::room_error(s, &name, &e);
                 }
             }
         }

@@ -1,6 +1,7 @@
-//! WHOIS: presence details of one nick: who, where, which rooms, away or not.
+//! WHOIS: presence details of one nick: who, where, which rooms (with rank), operator,
+//! away or not.
 
-use super::{Flow, Reject, required};
+use super::{Flow, Reject};
 use crate::message::Message;
 use crate::session::Session;
 
@@ -12,16 +13,15 @@ pub struct Whois {
 impl Whois {
     /// Needs a nick (431 otherwise); a leading server parameter is skipped.
     pub fn parse_frames(msg: &Message) -> Result<Whois, Reject> {
-        let nick = msg.params.last().filter(|n| !n.is_empty());
+        let nick = msg.params.iter().rev().find(|n| !n.is_empty());
         let nick =
             nick.ok_or_else(|| Reject::new("431", &[], "No nickname given. Usage: WHOIS <nick>"))?;
-        let _ = required(msg, 0, "WHOIS <nick>")?;
         Ok(Whois { nick: nick.clone() })
     }
 
-    /// 311, 319, 312, 301, 317, then 318; 401 if nobody has the nick.
+    /// 311, 319, 312, 313, 301, 317, then 318; 401 if nobody has the nick.
     pub fn apply(self, s: &mut Session) -> Flow {
-        let Some(w) = s.ctx.state.whois(&self.nick) else {
+        let Some(w) = s.ctx.state.whois(s.id, &self.nick) else {
             s.numeric("401", &[&self.nick], "No such nick");
             s.numeric("318", &[&self.nick], "End of /WHOIS list");
             return Flow::Continue;
@@ -32,6 +32,9 @@ impl Whois {
             s.numeric("319", &[&w.nick], &w.rooms.join(" "));
         }
         s.numeric("312", &[&w.nick, &server], "linechat");
+        if w.oper {
+            s.numeric("313", &[&w.nick], "is an IRC operator");
+        }
         if let Some(away) = &w.away {
             s.numeric("301", &[&w.nick], away);
         }

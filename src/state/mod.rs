@@ -1,0 +1,384 @@
+//! Who is connected and which rooms exist: the shared state every session reads and changes.
+//!
+//! One mutex guards it all; every operation is short, never awaits while holding the lock,
+//! and fans lines out with non-blocking queue pushes, so the lock also fixes one order of
+//! events that every member of a room sees. Room operations live in [`rooms`], read-only
+//! lookups (WHO, WHOIS, WHOWAS, LUSERS) in [`lookup`].
+
+mod lookup;
+mod rooms;
+mod whowas;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use crate::message::line;
+use crate::names::nick_key;
+use crate::outbox::Outbox;
+use crate::room::Room;
+
+pub use crate::room::Topic;
+pub use lookup::{Lusers, WhoEntry, WhoisEntry};
+pub use rooms::{Joined, RoomError, RoomSummary};
+pub use whowas::{WHOWAS_CAPACITY, WhowasEntry};
+
+/// Identifies a connection for its whole life, across nick changes.
+pub type ClientId = u64;
+
+/// A client's user modes.
+#[derive(Debug, Clone, Default)]
+pub struct UserModes {
+    /// `+i`: hidden from WHO and NAMES of those who share no room with it.
+    pub invisible: bool,
+    /// `+w`: receives WALLOPS.
+    pub wallops: bool,
+    /// `+o`: a server operator, logged in with OPER under this operator name.
+    pub oper: Option<String>,
+}
+
+impl UserModes {
+    /// RPL_UMODEIS's text: `+iw`, `+o`…
+    pub fn describe(&self) -> String {
+        let mut s = String::from("+");
+        if self.invisible {
+            s.push('i');
+        }
+        if self.oper.is_some() {
+            s.push('o');
+        }
+        if self.wallops {
+            s.push('w');
+        }
+        s
+    }
+}
+
+/// A connected client as the rest of the server sees it.
+#[derive(Debug)]
+pub struct Client {
+    pub nick: Option<String>,
+    pub user: String,
+    pub realname: String,
+    pub host: String,
+    pub registered: bool,
+    pub away: Option<String>,
+    pub signon: i64,
+    pub modes: UserModes,
+    pub outbox: Outbox,
+    /// Keys of the rooms this client is in.
+    pub rooms: BTreeSet<String>,
+}
+
+impl Client {
+    /// `nick!user@host`, the source of everything this client says.
+    pub fn prefix(&self) -> String {
+        format!(
+            "{}!{}@{}",
+            self.nick.as_deref().unwrap_or("*"),
+            self.user,
+            self.host
+        )
+    }
+}
+
+/// Why a state change was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateError {
+    NickInUse,
+    NoSuchRoom,
+    NotInRoom,
+    NoSuchNick,
+}
+
+#[derive(Default)]
+struct Inner {
+    nicks: HashMap<String, ClientId>,
+    clients: HashMap<ClientId, Client>,
+    rooms: HashMap<String, Room>,
+    whowas: whowas::WhoWas,
+    /// Most registered clients seen at once (RPL_LOCALUSERS' max).
+    max_users: usize,
+}
+
+/// Shared server state; wrap in an `Arc` and share.
+pub struct State {
+    inner: Mutex<Inner>,
+    next_id: AtomicU64,
+}
+
+fn send_all<'a>(
+    clients: &HashMap<ClientId, Client>,
+    ids: impl IntoIterator<Item = &'a ClientId>,
+    msg: &Bytes,
+) {
+    for id in ids {
+        if let Some(c) = clients.get(id) {
+            c.outbox.send(msg.clone());
+        }
+    }
+}
+
+impl Inner {
+    /// Every client sharing a room with `id`, each once, without `id`.
+    fn neighbours(&self, id: ClientId) -> BTreeSet<ClientId> {
+        let mut out = BTreeSet::new();
+        if let Some(c) = self.clients.get(&id) {
+            for key in &c.rooms {
+                if let Some(room) = self.rooms.get(key) {
+                    out.extend(room.members.keys().copied());
+                }
+            }
+        }
+        out.remove(&id);
+        out
+    }
+
+    /// Whether two clients share a room (what makes an invisible user visible).
+    fn share_room(&self, a: ClientId, b: ClientId) -> bool {
+        match (self.clients.get(&a), self.clients.get(&b)) {
+            (Some(a), Some(b)) => a.rooms.intersection(&b.rooms).next().is_some(),
+            _ => false,
+        }
+    }
+
+    fn leave_room(&mut self, id: ClientId, key: &str) {
+        if let Some(room) = self.rooms.get_mut(key) {
+            room.members.remove(&id);
+            if room.members.is_empty() {
+                self.rooms.remove(key);
+            }
+        }
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.rooms.remove(key);
+        }
+    }
+
+    fn nick_of(&self, id: ClientId) -> String {
+        self.clients
+            .get(&id)
+            .and_then(|c| c.nick.clone())
+            .unwrap_or_default()
+    }
+
+    /// The registered client using `nick`.
+    fn registered(&self, nick: &str) -> Option<(ClientId, &Client)> {
+        let id = *self.nicks.get(&nick_key(nick))?;
+        let c = self.clients.get(&id).filter(|c| c.registered)?;
+        Some((id, c))
+    }
+
+    fn registered_count(&self) -> usize {
+        self.clients.values().filter(|c| c.registered).count()
+    }
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    /// Empty state: no clients, no rooms.
+    pub fn new() -> State {
+        State {
+            inner: Mutex::new(Inner::default()),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic elsewhere must not take every session down with a poisoned lock.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a new, unregistered connection and returns its id.
+    pub fn connect(&self, host: String, outbox: Outbox) -> ClientId {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let client = Client {
+            nick: None,
+            user: String::new(),
+            realname: String::new(),
+            host,
+            registered: false,
+            away: None,
+            signon: chrono::Utc::now().timestamp(),
+            modes: UserModes::default(),
+            outbox,
+            rooms: BTreeSet::new(),
+        };
+        self.lock().clients.insert(id, client);
+        id
+    }
+
+    /// Number of open connections, registered or not.
+    pub fn client_count(&self) -> usize {
+        self.lock().clients.len()
+    }
+
+    /// Runs `f` on this client's record.
+    pub fn with_client<R>(&self, id: ClientId, f: impl FnOnce(&mut Client) -> R) -> Option<R> {
+        self.lock().clients.get_mut(&id).map(f)
+    }
+
+    /// Marks a client registered with its user name and real name.
+    pub fn register(&self, id: ClientId, user: String, realname: String) {
+        let mut inner = self.lock();
+        if let Some(c) = inner.clients.get_mut(&id) {
+            c.user = user;
+            c.realname = realname;
+            c.registered = true;
+        }
+        let count = inner.registered_count();
+        inner.max_users = inner.max_users.max(count);
+    }
+
+    /// Sets or changes a nick. Once registered, the change is announced to the client and
+    /// everyone sharing a room with it, and the old nick goes to WHOWAS.
+    pub fn set_nick(&self, id: ClientId, nick: &str) -> Result<(), StateError> {
+        let mut inner = self.lock();
+        let key = nick_key(nick);
+        match inner.nicks.get(&key) {
+            Some(other) if *other != id => return Err(StateError::NickInUse),
+            _ => {}
+        }
+        let Some(client) = inner.clients.get_mut(&id) else {
+            return Err(StateError::NoSuchNick);
+        };
+        let registered = client.registered;
+        let before = registered.then(|| WhowasEntry::of(client));
+        let old = client.nick.replace(nick.to_string());
+        if let Some(old) = &old {
+            inner.nicks.remove(&nick_key(old));
+        }
+        inner.nicks.insert(key, id);
+        if let (Some(entry), Some(_)) = (before, &old) {
+            let msg = line(&entry.prefix(), "NICK", &[], Some(nick));
+            inner.whowas.record(entry);
+            let mut targets = inner.neighbours(id);
+            targets.insert(id);
+            send_all(&inner.clients, &targets, &msg);
+        }
+        Ok(())
+    }
+
+    /// The id of the client using `nick`, if any.
+    pub fn find_nick(&self, nick: &str) -> Option<ClientId> {
+        self.lock().nicks.get(&nick_key(nick)).copied()
+    }
+
+    /// Removes a client, telling everyone who shared a room with it why it left.
+    pub fn disconnect(&self, id: ClientId, reason: &str) {
+        let mut inner = self.lock();
+        let Some(client) = inner.clients.get(&id) else {
+            return;
+        };
+        if client.registered {
+            let msg = line(&client.prefix(), "QUIT", &[], Some(reason));
+            let entry = WhowasEntry::of(client);
+            inner.whowas.record(entry);
+            let targets = inner.neighbours(id);
+            send_all(&inner.clients, &targets, &msg);
+        }
+        let rooms: Vec<String> = inner.clients[&id].rooms.iter().cloned().collect();
+        for key in rooms {
+            inner.leave_room(id, &key);
+        }
+        if let Some(client) = inner.clients.remove(&id)
+            && let Some(nick) = client.nick
+            && inner.nicks.get(&nick_key(&nick)) == Some(&id)
+        {
+            inner.nicks.remove(&nick_key(&nick));
+        }
+    }
+
+    /// Sends `msg` to one nick; returns its away message, if set.
+    pub fn deliver_to_nick(&self, nick: &str, msg: &Bytes) -> Result<Option<String>, StateError> {
+        let inner = self.lock();
+        let (_, client) = inner.registered(nick).ok_or(StateError::NoSuchNick)?;
+        client.outbox.send(msg.clone());
+        Ok(client.away.clone())
+    }
+
+    /// The nick of the registered client using `nick`, spelled as it was set.
+    pub fn nick_display(&self, nick: &str) -> Option<String> {
+        let inner = self.lock();
+        inner.registered(nick).and_then(|(_, c)| c.nick.clone())
+    }
+
+    /// Changes user modes `i` and `w` of a client; returns the applied change (`+iw`).
+    pub fn set_user_modes(&self, id: ClientId, changes: &[(bool, char)]) -> String {
+        let mut inner = self.lock();
+        let Some(c) = inner.clients.get_mut(&id) else {
+            return String::new();
+        };
+        let mut applied = Vec::new();
+        for &(add, letter) in changes {
+            let flag = match letter {
+                'i' => &mut c.modes.invisible,
+                'w' => &mut c.modes.wallops,
+                'o' if !add && c.modes.oper.is_some() => {
+                    c.modes.oper = None;
+                    applied.push((add, letter));
+                    continue;
+                }
+                _ => continue,
+            };
+            if *flag != add {
+                *flag = add;
+                applied.push((add, letter));
+            }
+        }
+        let mut out = String::new();
+        let mut sign = None;
+        for (add, letter) in applied {
+            if sign != Some(add) {
+                out.push(if add { '+' } else { '-' });
+                sign = Some(add);
+            }
+            out.push(letter);
+        }
+        out
+    }
+
+    /// Makes a client a server operator (`+o`) under `name`.
+    pub fn set_oper(&self, id: ClientId, name: &str) {
+        if let Some(c) = self.lock().clients.get_mut(&id) {
+            c.modes.oper = Some(name.to_string());
+        }
+    }
+
+    /// Whether the client is a server operator.
+    pub fn is_oper(&self, id: ClientId) -> bool {
+        self.lock()
+            .clients
+            .get(&id)
+            .is_some_and(|c| c.modes.oper.is_some())
+    }
+
+    /// Disconnects the client using `nick` (KILL): its session sends the ERROR and
+    /// everyone sharing a room sees `QUIT :<quit>`. Returns its display nick.
+    pub fn kill(&self, nick: &str, quit: &str) -> Result<String, StateError> {
+        let inner = self.lock();
+        let (_, c) = inner.registered(nick).ok_or(StateError::NoSuchNick)?;
+        let error = format!(
+            "Closing link: {} ({quit})",
+            c.nick.as_deref().unwrap_or("*")
+        );
+        c.outbox.close(quit, &error);
+        Ok(c.nick.clone().unwrap_or_default())
+    }
+
+    /// Sends a WALLOPS line to every client with user mode `+w`.
+    pub fn wallops(&self, msg: &Bytes) {
+        let inner = self.lock();
+        for c in inner.clients.values() {
+            if c.registered && c.modes.wallops {
+                c.outbox.send(msg.clone());
+            }
+        }
+    }
+}
