@@ -37,7 +37,7 @@ fn netcat_session_from_the_readme_is_seen_by_a_telnet_user_and_archived() {
     assert!(
         alice_lines
             .iter()
-            .any(|l| l == ":linechat 353 alice = #general :bob alice")
+            .any(|l| l == ":linechat 353 alice = #general :@bob alice")
     );
     assert_eq!(
         alice_lines.last().unwrap(),
@@ -239,9 +239,9 @@ fn topic_names_and_list() {
         ":linechat 332 ben #r :release on friday, 10:00"
     );
     assert!(b.expect(" 333 ").starts_with(":linechat 333 ben #r ann "));
-    assert_eq!(b.expect(" 353 "), ":linechat 353 ben = #r :ann ben");
+    assert_eq!(b.expect(" 353 "), ":linechat 353 ben = #r :@ann ben");
     b.send("NAMES r");
-    assert_eq!(b.expect(" 353 "), ":linechat 353 ben = #r :ann ben");
+    assert_eq!(b.expect(" 353 "), ":linechat 353 ben = #r :@ann ben");
     b.expect(" 366 ben #r ");
     b.send("JOIN #empty-soon");
     b.expect(" 366 ben #empty-soon");
@@ -297,7 +297,7 @@ fn quit_and_part_are_seen_by_the_room() {
     );
     let mut c = server.client("cat");
     c.send("JOIN #r");
-    assert_eq!(c.expect(" 353 "), ":linechat 353 cat = #r :ann cat");
+    assert_eq!(c.expect(" 353 "), ":linechat 353 cat = #r :@ann cat");
     // A dropped connection is reported too.
     drop(c);
     assert_eq!(
@@ -350,7 +350,7 @@ fn bad_input_gets_clear_errors_and_the_connection_survives() {
         ),
         (
             b"JOIN #bad\x07room\r\n".to_vec(),
-            ":linechat 479 ann #bad\x07room :Illegal room name: room name may not contain spaces, commas, colons or control characters",
+            ":linechat 479 ann #bad\x07room :Illegal room name: room name may not contain spaces, commas, colons, @ or control characters",
         ),
         (
             format!("JOIN #{}\r\n", "r".repeat(60)).into_bytes(),

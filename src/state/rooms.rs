@@ -213,7 +213,7 @@ impl State {
             return Err(RoomError::TargetInRoom(target_nick));
         }
         let display = room.name.clone();
-        let msg = line(&mask, "INVITE", &[&target_nick], Some(&display));
+        let msg = line(&mask, "INVITE", &[&target_nick, &display], None);
         inner.clients[&target_id].outbox.send(msg);
         if let Some(room) = inner.rooms.get_mut(&room_key(name)) {
             room.invite(target_id);
