@@ -8,6 +8,7 @@ use crate::names::canonical_room;
 use crate::room::ModeError;
 use crate::room::modes::{Mode as RoomMode, ParseIssue, parse_changes};
 use crate::session::Session;
+use crate::state::ModesChanged;
 
 /// `MODE <room|nick> [changes] [parameters...]`
 pub struct Mode {
@@ -74,7 +75,11 @@ impl Mode {
         if changes.is_empty() {
             return;
         }
-        let (room, outcome, lists) = match s.ctx.state.change_room_modes(s.id, &name, changes) {
+        let ModesChanged {
+            room,
+            outcome,
+            lists,
+        } = match s.ctx.state.change_room_modes(s.id, &name, changes) {
             Ok(done) => done,
             Err(e) => return super::room_error(s, &self.target, &e),
         };

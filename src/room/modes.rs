@@ -381,7 +381,7 @@ pub fn parse_idle(text: &str) -> Option<Duration> {
 /// The canonical form of an idle time: whole minutes as a bare number, else seconds.
 pub fn format_idle(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs % 60 == 0 {
+    if secs.is_multiple_of(60) {
         (secs / 60).to_string()
     } else {
         format!("{secs}s")

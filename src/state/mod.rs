@@ -22,7 +22,7 @@ use crate::room::Room;
 
 pub use crate::room::Topic;
 pub use lookup::{Lusers, WhoEntry, WhoisEntry};
-pub use rooms::{Joined, RoomError, RoomSummary};
+pub use rooms::{Joined, ModesChanged, RoomError, RoomSummary};
 pub use whowas::{WHOWAS_CAPACITY, WhowasEntry};
 
 /// Identifies a connection for its whole life, across nick changes.

@@ -22,6 +22,14 @@ pub struct Joined {
     pub names: Vec<String>,
 }
 
+/// What a MODE line on a room did: the room's display name, the outcome, and the lists
+/// (with their entries) the client asked to see.
+pub struct ModesChanged {
+    pub room: String,
+    pub outcome: ModeOutcome,
+    pub lists: Vec<(Mode, Vec<ListEntry>)>,
+}
+
 /// One row of LIST.
 pub struct RoomSummary {
     pub name: String,
@@ -379,7 +387,7 @@ impl State {
         id: ClientId,
         name: &str,
         changes: Vec<ModeChange>,
-    ) -> Result<(String, ModeOutcome, Vec<(Mode, Vec<ListEntry>)>), RoomError> {
+    ) -> Result<ModesChanged, RoomError> {
         let mut inner = self.lock();
         let mask = inner.prefix_of(id);
         let actor = inner.actor(id, &mask);
@@ -408,7 +416,11 @@ impl State {
             .iter()
             .map(|m| (*m, room.list(*m).to_vec()))
             .collect();
-        Ok((room.name.clone(), outcome, lists))
+        Ok(ModesChanged {
+            room: room.name.clone(),
+            outcome,
+            lists,
+        })
     }
 
     /// Kicks members idle past their room's `+W` time, announced as a KICK from the
@@ -429,7 +441,7 @@ impl State {
                     break;
                 };
                 let limit = room.modes.idle_kick.unwrap_or_default().as_secs();
-                let reason = if limit % 60 == 0 {
+                let reason = if limit.is_multiple_of(60) {
                     format!("Idle for {} minutes (room mode +W)", limit / 60)
                 } else {
                     format!("Idle for {limit} seconds (room mode +W)")
