@@ -167,6 +167,67 @@ fn irssi_session(tls: bool) {
     assert_eq!(rows[1].1, "ben");
 }
 
+/// ann runs a room from irssi with the commands irssi users type: she creates it (and is
+/// its operator), gives ben operator status, sets a key, kicks and invites him back.
+#[test]
+fn irssi_runs_a_room_with_op_mode_kick_and_invite() {
+    if !(have("irssi") && have("tmux")) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install irssi and tmux"
+        );
+        eprintln!("skipping: irssi or tmux is not installed");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let server = TestServer::start(&[]);
+    let tmux = Tmux {
+        socket: format!("linechat-test-{}-ops", std::process::id()),
+    };
+    let irssi = format!(
+        "irssi --home={} -c 127.0.0.1 -p {} -n ann",
+        home.path().join("irssi").display(),
+        server.addr.port()
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "irc",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        &irssi,
+    ]);
+    server.log.wait_for("nick=ann");
+    tmux.keys("/join #ops");
+    tmux.wait_for_screen("@ann");
+
+    let mut ben = server.client("ben");
+    ben.send("JOIN #ops");
+    assert!(ben.expect(" 353 ").ends_with(" = #ops :@ann ben"));
+    tmux.wait_for_screen("ben");
+
+    tmux.keys("/op ben");
+    assert!(ben.expect(" MODE ").ends_with(" MODE #ops +o ben"));
+    tmux.keys("/mode #ops +k sesame");
+    assert!(ben.expect(" MODE ").ends_with(" MODE #ops +k sesame"));
+    tmux.keys("/kick ben take a break");
+    assert!(
+        ben.expect(" KICK ")
+            .ends_with(" KICK #ops ben :take a break")
+    );
+    ben.send("JOIN #ops");
+    ben.expect(" 475 ben #ops ");
+    tmux.keys("/invite ben #ops");
+    assert!(ben.expect(" INVITE ").ends_with(" INVITE ben #ops"));
+    ben.send("JOIN #ops");
+    assert!(ben.expect(" JOIN ").ends_with(" JOIN #ops"));
+    tmux.keys("/quit");
+    assert!(ben.expect(" QUIT ").starts_with(":ann!"));
+}
+
 #[test]
 fn weechat_registers_autojoins_talks_and_quits() {
     if !have("weechat-headless") {
@@ -209,7 +270,13 @@ fn weechat_registers_autojoins_talks_and_quits() {
             .write(true)
             .open(&fifo)
             .expect("weechat fifo");
-        std::io::Write::write_all(&mut pipe, format!("*{text}\n").as_bytes()).unwrap();
+        // `*text` runs in the current buffer; `buffer *text` names one.
+        let line = if text.starts_with('/') {
+            format!("*{text}\n")
+        } else {
+            format!("{text}\n")
+        };
+        std::io::Write::write_all(&mut pipe, line.as_bytes()).unwrap();
     };
     command("/msg -server lc #r hello from weechat, with a comma");
     assert!(
@@ -231,6 +298,19 @@ fn weechat_registers_autojoins_talks_and_quits() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+
+    // ben created #r, so he is its operator: he ops wee, who uses /mode, /kick, /invite.
+    ben.send("MODE #r +o wee");
+    ben.expect(" MODE #r +o wee");
+    // The fifo runs `irc.lc.#r */command` in the room's buffer, as if typed there.
+    command("irc.lc.#r */mode +l 5");
+    assert!(ben.expect(" MODE ").ends_with(" MODE #r +l 5"));
+    command("irc.lc.#r */kick ben out you go");
+    assert!(ben.expect(" KICK ").ends_with(" KICK #r ben :out you go"));
+    command("irc.lc.#r */invite ben");
+    assert!(ben.expect(" INVITE ").ends_with(" INVITE ben #r"));
+    ben.send("JOIN #r");
+    assert!(ben.expect(" 353 ").ends_with(" = #r :ben @wee"));
 
     command("/quit see you");
     assert!(ben.expect(" QUIT ").ends_with(" QUIT :Quit: see you"));

@@ -401,7 +401,10 @@ fn the_shipped_example_config_is_valid_with_every_setting_uncommented() {
     let mut count = 0;
     for line in text.lines() {
         match line.strip_prefix('#') {
-            Some(setting) if setting.contains(" = ") && !setting.starts_with(' ') => {
+            Some(setting)
+                if (setting.contains(" = ") || setting.starts_with("[["))
+                    && !setting.starts_with(' ') =>
+            {
                 uncommented.push_str(setting);
                 count += 1;
             }
@@ -417,4 +420,9 @@ fn the_shipped_example_config_is_valid_with_every_setting_uncommented() {
         .unwrap_or_else(|e| panic!("uncommented example config is invalid: {e}"));
     assert_eq!(args.handshake_timeout, Some(10));
     assert!(args.tls_cert.is_some() && args.tls_key.is_some());
+    assert_eq!(args.oper.len(), 1);
+    assert!(linechat::password::verify(
+        "change me",
+        &args.oper[0].password
+    ));
 }
