@@ -18,6 +18,19 @@ fn have(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether irssi and tmux are here; CI must have them, elsewhere the test is skipped.
+fn irssi_available() -> bool {
+    if have("irssi") && have("tmux") {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install irssi and tmux"
+    );
+    eprintln!("skipping: irssi or tmux is not installed");
+    false
+}
+
 /// A tmux server of our own, so tests never touch a user's sessions.
 struct Tmux {
     socket: String,
@@ -37,6 +50,21 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `command` in a detached 160x40 session named `irc`.
+    fn start(&self, command: &str) {
+        self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "irc",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            command,
+        ]);
     }
 
     fn keys(&self, text: &str) {
@@ -82,12 +110,7 @@ fn irssi_over_tls_verifies_the_certificate_and_talks() {
 /// ann in irssi and ben on a raw socket share a room: join, messages both ways, quit,
 /// and the archive. Over TLS irssi verifies the server's certificate against a test CA.
 fn irssi_session(tls: bool) {
-    if !(have("irssi") && have("tmux")) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install irssi and tmux"
-        );
-        eprintln!("skipping: irssi or tmux is not installed");
+    if !irssi_available() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
@@ -119,17 +142,7 @@ fn irssi_session(tls: bool) {
             server.addr.port()
         )
     };
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "irc",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &irssi,
-    ]);
+    tmux.start(&irssi);
     if tls {
         let ca_file = home.path().join("ca.pem");
         std::fs::write(&ca_file, ca.pem()).unwrap();
@@ -171,12 +184,7 @@ fn irssi_session(tls: bool) {
 /// its operator), gives ben operator status, sets a key, kicks and invites him back.
 #[test]
 fn irssi_runs_a_room_with_op_mode_kick_and_invite() {
-    if !(have("irssi") && have("tmux")) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install irssi and tmux"
-        );
-        eprintln!("skipping: irssi or tmux is not installed");
+    if !irssi_available() {
         return;
     }
     let home = tempfile::tempdir().unwrap();
@@ -189,17 +197,7 @@ fn irssi_runs_a_room_with_op_mode_kick_and_invite() {
         home.path().join("irssi").display(),
         server.addr.port()
     );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "irc",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        &irssi,
-    ]);
+    tmux.start(&irssi);
     server.log.wait_for("nick=ann");
     tmux.keys("/join #ops");
     tmux.wait_for_screen("@ann");
