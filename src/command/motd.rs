@@ -86,7 +86,7 @@ pub fn isupport_tokens(settings: &crate::config::Settings) -> Vec<String> {
         modes::prefix_isupport().to_string(),
         modes::chanmodes_isupport(),
         format!("MODES={}", modes::MAX_PARAM_MODES),
-        format!("MAXLIST=beI:{}", modes::MAX_LIST_ENTRIES),
+        format!("MAXLIST=b:{n},e:{n},I:{n}", n = modes::MAX_LIST_ENTRIES),
         "EXCEPTS=e".to_string(),
         "INVEX=I".to_string(),
         format!("CHANLIMIT=#:{}", settings.max_rooms_per_client),
