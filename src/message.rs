@@ -101,6 +101,17 @@ impl Message {
     }
 }
 
+/// Cuts `text` to at most `max` bytes at a character boundary (TOPICLEN, KICKLEN).
+pub fn truncate_to(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+}
+
 /// Builds one outbound line ending in CRLF: `:source COMMAND middle... :trailing`.
 ///
 /// The trailing parameter always gets its `:` so clients never mis-split free text.

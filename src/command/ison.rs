@@ -14,13 +14,7 @@ impl Ison {
     pub fn parse_frames(msg: &Message) -> Result<Ison, Reject> {
         required(msg, 0, "ISON <nick> [<nick>...]")?;
         Ok(Ison {
-            nicks: msg
-                .params
-                .iter()
-                .flat_map(|p| p.split(' '))
-                .filter(|n| !n.is_empty())
-                .map(str::to_string)
-                .collect(),
+            nicks: super::words(msg).collect(),
         })
     }
 

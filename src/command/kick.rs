@@ -33,14 +33,8 @@ impl Kick {
             _ => return Err(Reject::need_more_params("KICK", USAGE)),
         };
         let mut reason = msg.params.get(2).filter(|r| !r.is_empty()).cloned();
-        if let Some(r) = reason.as_mut()
-            && r.len() > KICK_LEN
-        {
-            let mut cut = KICK_LEN;
-            while !r.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            r.truncate(cut);
+        if let Some(r) = reason.as_mut() {
+            crate::message::truncate_to(r, KICK_LEN);
         }
         Ok(Kick {
             pairs: pairs.into_iter().take(MAX_KICK_TARGETS).collect(),

@@ -232,6 +232,15 @@ fn required<'a>(msg: &'a Message, index: usize, usage: &str) -> Result<&'a str, 
         .ok_or_else(|| Reject::need_more_params(&msg.command, usage))
 }
 
+/// Every space-separated word of every parameter (`ISON a b`, `ISON :a b`).
+fn words(msg: &Message) -> impl Iterator<Item = String> + '_ {
+    msg.params
+        .iter()
+        .flat_map(|p| p.split(' '))
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
 /// The non-empty items of a comma-separated target list (`#a,#b`).
 fn comma_list(list: &str) -> Vec<String> {
     list.split(',')

@@ -77,7 +77,7 @@ impl Privmsg {
             self.refuse(s, "401", &[target], "No such nick or room");
             return;
         };
-        let room = match s.ctx.state.speak_in(s.id, &name) {
+        let room = match s.ctx.state.speak_in(s.id, prefix, &name) {
             Ok(room) => room,
             Err(RoomError::NoSuchRoom) if !target.starts_with('#') => {
                 self.refuse(s, "401", &[target], "No such nick or room");

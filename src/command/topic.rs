@@ -45,13 +45,7 @@ impl Topic {
                 }
             },
             Some(mut text) => {
-                if text.len() > TOPIC_LEN {
-                    let mut cut = TOPIC_LEN;
-                    while !text.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    text.truncate(cut);
-                }
+                crate::message::truncate_to(&mut text, TOPIC_LEN);
                 if let Err(e) = s.ctx.state.set_topic(s.id, &name, &text) {
                     super::room_error(s, &name, &e);
                 }

@@ -17,14 +17,7 @@ impl Userhost {
     pub fn parse_frames(msg: &Message) -> Result<Userhost, Reject> {
         required(msg, 0, "USERHOST <nick> [<nick>...]")?;
         Ok(Userhost {
-            nicks: msg
-                .params
-                .iter()
-                .flat_map(|p| p.split(' '))
-                .filter(|n| !n.is_empty())
-                .take(MAX_NICKS)
-                .map(str::to_string)
-                .collect(),
+            nicks: super::words(msg).take(MAX_NICKS).collect(),
         })
     }
 

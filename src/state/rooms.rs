@@ -242,16 +242,16 @@ impl State {
         rooms
     }
 
-    /// Checks that `id` may send to a room, noting the activity for `+W`; returns the
-    /// room's display name.
-    pub fn speak_in(&self, id: ClientId, name: &str) -> Result<String, RoomError> {
+    /// Checks that `id` (whose `nick!user@host` is `mask`) may send to a room, noting the
+    /// activity for `+W`; returns the room's display name. The caller passes the mask it
+    /// already built, so the per-message path formats it once.
+    pub fn speak_in(&self, id: ClientId, mask: &str, name: &str) -> Result<String, RoomError> {
         let mut inner = self.lock();
-        let mask = inner.prefix_of(id);
         let room = inner
             .rooms
             .get_mut(&room_key(name))
             .ok_or(RoomError::NoSuchRoom)?;
-        room.may_speak(id, &mask).map_err(RoomError::CannotSend)?;
+        room.may_speak(id, mask).map_err(RoomError::CannotSend)?;
         if let Some(m) = room.members.get_mut(&id) {
             m.last_active = Instant::now();
         }
