@@ -146,6 +146,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 query: q.query,
                 scope: Scope {
                     room: q.room,
+                    rooms: Vec::new(),
                     user: q.user,
                     since: q.since,
                     until: q.until,

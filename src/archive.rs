@@ -12,7 +12,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::Utc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::names::{archive_file_name, room_key};
@@ -88,6 +88,7 @@ impl Archive {
         let writer = Writer {
             dir: dir.to_path_buf(),
             files: HashMap::new(),
+            last_stamp: HashMap::new(),
             written: written_tx,
         };
         let handle = std::thread::Builder::new()
@@ -154,6 +155,9 @@ struct OpenFile {
 struct Writer {
     dir: PathBuf,
     files: HashMap<String, OpenFile>,
+    /// Each room's last written timestamp (ms): a room's stamps strictly increase, so
+    /// (room, time) names one row and msgids derived from rows never collide.
+    last_stamp: HashMap<String, i64>,
     written: watch::Sender<u64>,
 }
 
@@ -187,9 +191,28 @@ impl Writer {
         if batch.is_empty() {
             return;
         }
+        if self.last_stamp.len() > MAX_OPEN_FILES * 8 {
+            self.last_stamp.clear();
+        }
+        let now = Utc::now().timestamp_millis();
         let stamps: Vec<String> = batch
             .iter()
-            .map(|_| Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true))
+            .map(|job| {
+                let key = room_key(&job.room);
+                let last = match self.last_stamp.get(&key) {
+                    Some(last) => *last,
+                    None => self.file_last_stamp(&key),
+                };
+                // A clock that stepped back (or a file stamped in the future) is followed
+                // for a minute at most, then the real time wins.
+                let stamp = if last >= now && last - now < 60_000 {
+                    last + 1
+                } else {
+                    now
+                };
+                self.last_stamp.insert(key, stamp);
+                crate::search::timestamps::format_millis(stamp)
+            })
             .collect();
         // Rows grouped per file, keeping acceptance order within each file.
         let mut slots: HashMap<String, usize> = HashMap::new();
@@ -243,6 +266,15 @@ impl Writer {
             };
             let _ = job.done.send(result);
         }
+    }
+
+    /// The last row's time in a room's current file (`i64::MIN` if none can be read).
+    fn file_last_stamp(&self, key: &str) -> i64 {
+        let path = self.dir.join(archive_file_name(key));
+        crate::history::last_row_millis(&path)
+            .ok()
+            .flatten()
+            .unwrap_or(i64::MIN + 1)
     }
 
     fn write_file(&mut self, key: &str, rows: &[u8]) -> std::io::Result<()> {

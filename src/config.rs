@@ -122,6 +122,19 @@ pub struct Args {
     #[arg(long, value_name = "TEXT")]
     pub admin_contact: Option<String>,
 
+    /// Most archived lines replayed to a client joining a room (0 turns the replay off;
+    /// clients that negotiated draft/chathistory fetch their own). [default: 50]
+    #[arg(long, value_name = "N")]
+    pub history_replay_lines: Option<usize>,
+
+    /// How far back, in hours, the replay on JOIN reaches. [default: 24]
+    #[arg(long, value_name = "HOURS")]
+    pub history_replay_hours: Option<u64>,
+
+    /// Most messages one CHATHISTORY request returns (ISUPPORT CHATHISTORY). [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub chathistory_max: Option<usize>,
+
     /// Print the argon2 hash of a password read from standard input, for an `[[oper]]`
     /// entry of the config file, and exit.
     #[arg(long)]
@@ -168,6 +181,12 @@ pub struct Settings {
     pub search_max_results: usize,
     pub max_rooms_per_client: usize,
     pub admin_contact: Option<String>,
+    /// Lines replayed on JOIN (0: none).
+    pub history_replay_lines: usize,
+    /// How far back the replay on JOIN reaches.
+    pub history_replay_age: Duration,
+    /// Most messages per CHATHISTORY request.
+    pub chathistory_max: usize,
     /// Server operators; each password is an argon2 hash.
     pub opers: Vec<OperEntry>,
 }
@@ -292,6 +311,11 @@ impl Settings {
             search_max_results: pick!(search_max_results).unwrap_or(100).clamp(1, 10_000),
             max_rooms_per_client: pick!(max_rooms_per_client).unwrap_or(100).max(1),
             admin_contact: pick!(admin_contact).filter(|c| !c.is_empty()),
+            history_replay_lines: pick!(history_replay_lines).unwrap_or(50).min(1000),
+            history_replay_age: Duration::from_secs(
+                pick!(history_replay_hours).unwrap_or(24).min(24 * 3650) * 3600,
+            ),
+            chathistory_max: pick!(chathistory_max).unwrap_or(1000).clamp(1, 10_000),
             opers: check_opers(if flags.oper.is_empty() {
                 file.oper
             } else {

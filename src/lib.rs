@@ -2,15 +2,20 @@
 //! keeping every room's history as CSV and searching it with tantivy.
 
 pub mod archive;
+pub mod caps;
 pub mod codec;
 pub mod command;
 pub mod config;
 pub mod context;
 pub mod flood;
+pub mod history;
 pub mod message;
 pub mod names;
 pub mod outbox;
 pub mod password;
+pub mod playback;
+pub mod relay;
+pub mod reply;
 pub mod room;
 pub mod search;
 pub mod server;
@@ -18,4 +23,5 @@ pub mod service;
 pub mod session;
 pub mod state;
 pub mod systemd;
+pub mod tags;
 pub mod tls;

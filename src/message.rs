@@ -13,6 +13,8 @@ pub struct Message {
     pub command: String,
     /// Parameters in order; for free-text commands the text is the last one.
     pub params: Vec<String>,
+    /// The line's IRCv3 tags, values unescaped (`label`, client-only `+typing`…).
+    pub tags: Vec<(String, String)>,
 }
 
 /// Why a line could not be parsed; the text is shown to the user.
@@ -32,12 +34,20 @@ fn free_text_position(command: &str) -> Option<usize> {
     match command {
         "PRIVMSG" | "MSG" | "NOTICE" | "PART" | "TOPIC" | "SEARCH" | "KILL" => Some(1),
         "KICK" => Some(2),
-        "QUIT" | "AWAY" | "WALLOPS" => Some(0),
+        "QUIT" | "AWAY" | "WALLOPS" | "SETNAME" => Some(0),
         _ => None,
     }
 }
 
 impl Message {
+    /// The value of tag `key`, if the line carries it.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Parses one line (without its line ending). Empty lines give `Ok(None)`.
     pub fn parse(line: &str) -> Result<Option<Message>, ParseError> {
         if line.contains('\0') {
@@ -50,12 +60,11 @@ impl Message {
         if rest.is_empty() {
             return Ok(None);
         }
-        // Client tags are accepted and ignored (no tag capability is offered).
-        if rest.starts_with('@') {
-            rest = rest
-                .split_once(' ')
-                .map_or("", |(_, r)| r)
-                .trim_start_matches(' ');
+        let mut tags = Vec::new();
+        if let Some(tagged) = rest.strip_prefix('@') {
+            let (section, after) = tagged.split_once(' ').unwrap_or((tagged, ""));
+            tags = crate::tags::parse(section);
+            rest = after.trim_start_matches(' ');
         }
         // A source prefix from a client is ignored, as RFC 2812 allows.
         if rest.starts_with(':') {
@@ -97,7 +106,11 @@ impl Message {
                 }
             }
         }
-        Ok(Some(Message { command, params }))
+        Ok(Some(Message {
+            command,
+            params,
+            tags,
+        }))
     }
 }
 

@@ -62,10 +62,19 @@ impl Outbox {
         )
     }
 
+    /// Identifies this client's queue (all clones share it): what a labeled-response
+    /// capture compares with (see [`crate::reply`]).
+    pub fn owner_key(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
+    }
+
     /// Queues a line; returns false (and flags the client) when the sendq is exceeded.
     pub fn send(&self, line: Bytes) -> bool {
         if self.shared.closing.load(Ordering::Relaxed) {
             return false;
+        }
+        if crate::reply::capture(self.owner_key(), &line) {
+            return true;
         }
         let len = line.len();
         let before = self.shared.queued.fetch_add(len, Ordering::Relaxed);

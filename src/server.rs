@@ -54,9 +54,10 @@ impl Server {
             )
         })?;
         let search = open_search(&settings);
+        let state = State::named(&settings.server_name);
         let ctx = Arc::new(Context {
             settings,
-            state: State::new(),
+            state,
             archive,
             search,
             started: chrono::Utc::now(),

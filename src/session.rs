@@ -14,6 +14,7 @@ use tokio::sync::broadcast;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::FramedRead;
 
+use crate::caps::{Cap, Caps};
 use crate::codec::{Inbound, LineCodec};
 use crate::command::{Command, Flow};
 use crate::context::Ctx;
@@ -39,6 +40,10 @@ pub struct Session {
     pub registered: bool,
     /// True between `CAP LS`/`CAP REQ` and `CAP END`: registration waits for it.
     pub cap_negotiating: bool,
+    /// The IRCv3 capabilities enabled (also recorded in the shared state for deliveries).
+    pub caps: Caps,
+    /// The version given with `CAP LS` (302 gets capability values and cap-notify).
+    pub cap_version: u32,
     pub pass_ok: bool,
 }
 
@@ -71,6 +76,19 @@ impl Session {
             &middle,
             Some(text),
         ));
+    }
+
+    /// Sends `lines` as one batch of type `kind` if the client enabled `batch`, else as
+    /// they are (CHATHISTORY, search results, history replay).
+    pub fn send_batch(&self, kind: &str, params: &[&str], lines: Vec<Bytes>) {
+        let lines = if self.caps.has(Cap::Batch) {
+            crate::reply::batch(&self.ctx.settings.server_name, kind, params, lines)
+        } else {
+            lines
+        };
+        for l in lines {
+            self.send(l);
+        }
     }
 
     /// Sends a standard-replies FAIL: `FAIL COMMAND CODE [context...] :text`.
@@ -147,6 +165,22 @@ impl Session {
                 return Flow::Continue;
             }
         };
+        let tag_bytes = if text.starts_with('@') {
+            text.find(' ').map_or(text.len(), |i| i + 1)
+        } else {
+            0
+        };
+        if tag_bytes > crate::tags::MAX_CLIENT_TAG_BYTES || text.len() - tag_bytes > max {
+            self.numeric(
+                "417",
+                &[],
+                &format!(
+                    "Input line was too long (the limits are {} bytes of tags and {max} bytes of message); it was ignored",
+                    crate::tags::MAX_CLIENT_TAG_BYTES
+                ),
+            );
+            return Flow::Continue;
+        }
         let msg = match Message::parse(&text) {
             Ok(Some(msg)) => msg,
             Ok(None) => return Flow::Continue,
@@ -164,6 +198,23 @@ impl Session {
                 return Flow::Continue;
             }
         };
+        let label = msg
+            .tag("label")
+            .filter(|l| !l.is_empty() && self.caps.has(Cap::LabeledResponse))
+            .map(str::to_string);
+        let Some(label) = label else {
+            return self.dispatch(msg).await;
+        };
+        let owner = self.outbox.owner_key();
+        let (flow, lines) = crate::reply::captured(owner, self.dispatch(msg)).await;
+        for l in crate::reply::labeled(&self.ctx.settings.server_name, &label, lines) {
+            self.send(l);
+        }
+        flow
+    }
+
+    /// Checks and runs one parsed command.
+    async fn dispatch(&mut self, msg: Message) -> Flow {
         let command = match Command::parse(&msg) {
             Ok(c) => c,
             Err(reject) => {
@@ -211,7 +262,10 @@ where
     let writer = tokio::spawn(write_loop(writer, rx));
     let host = display_host(peer);
     let id = ctx.state.connect(host.clone(), outbox.clone());
-    let mut lines = FramedRead::new(reader, LineCodec::new(ctx.settings.max_line_bytes));
+    let mut lines = FramedRead::new(
+        reader,
+        LineCodec::new(ctx.settings.max_line_bytes + crate::tags::MAX_CLIENT_TAG_BYTES),
+    );
     let mut session = Session {
         id,
         ctx: ctx.clone(),
@@ -221,6 +275,8 @@ where
         user: None,
         registered: false,
         cap_negotiating: false,
+        caps: Caps::NONE,
+        cap_version: 0,
         pass_ok: false,
     };
     let settings = &ctx.settings;

@@ -20,7 +20,7 @@ impl Away {
     /// 306 when now away, 305 when back.
     pub fn apply(self, s: &mut Session) -> Flow {
         let away = self.text.is_some();
-        s.ctx.state.with_client(s.id, |c| c.away = self.text);
+        s.ctx.state.set_away(s.id, self.text);
         if away {
             s.numeric("306", &[], "You have been marked as being away");
         } else {

@@ -1,7 +1,10 @@
-//! JOIN: enter one or more rooms (comma-separated, with keys), creating them as needed.
+//! JOIN: enter one or more rooms (comma-separated, with keys), creating them as needed,
+//! then see the room's recent archived lines (the replay, InspIRCd chanhistory-style).
 
 use super::{Flow, Reject, required};
+use crate::caps::Cap;
 use crate::message::{Message, line};
+use crate::playback;
 use crate::names::canonical_room;
 use crate::session::Session;
 
@@ -33,8 +36,9 @@ impl Join {
     }
 
     /// Joins each room in turn under its rules, sending the joiner its JOIN echo, the
-    /// topic (if any) and the names list; each refused room gets its own numeric.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    /// topic (if any), the names list and the replay; each refused room gets its own
+    /// numeric.
+    pub async fn apply(self, s: &mut Session) -> Flow {
         if self.rooms == ["0"] {
             let rooms = s
                 .ctx
@@ -79,7 +83,58 @@ impl Join {
                 ));
             }
             super::names::send_names(s, joined.symbol, &joined.room, &joined.names);
+            replay(s, &joined.room).await;
         }
         Flow::Continue
     }
+}
+
+/// Sends the room's recent archived lines to the joiner: in a `chathistory` batch with
+/// `time` and `msgid` to clients with batch and server-time, as marked, timestamped
+/// NOTICEs (`[2026-11-26 10:15] <alice> hello`) to everyone else. Clients that
+/// negotiated draft/chathistory fetch history themselves and get none (as ergo does).
+async fn replay(s: &Session, room: &str) {
+    let lines = s.ctx.settings.history_replay_lines;
+    if lines == 0 || s.caps.has(Cap::Chathistory) {
+        return;
+    }
+    let age = chrono::Duration::from_std(s.ctx.settings.history_replay_age).unwrap_or_default();
+    let since = (chrono::Utc::now() - age).timestamp_millis();
+    let dir = s.ctx.archive.dir().to_path_buf();
+    let name = room.to_string();
+    let rows = tokio::task::spawn_blocking(move || {
+        crate::history::recent(&dir, &name, since, lines)
+    })
+    .await;
+    let rows = match rows {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => {
+            tracing::warn!(room = %room, error = %e, "replay on join: cannot read the archive");
+            return;
+        }
+        Err(_) => return,
+    };
+    if rows.is_empty() {
+        return;
+    }
+    if s.caps.has(Cap::Batch) && s.caps.has(Cap::ServerTime) {
+        let lines = rows
+            .iter()
+            .map(|m| playback::relay(room, m).for_caps(s.caps))
+            .collect();
+        s.send_batch("chathistory", &[room], lines);
+        return;
+    }
+    let server = &s.ctx.settings.server_name;
+    let n = rows.len();
+    let plural = if n == 1 { "" } else { "s" };
+    s.send(playback::notice(
+        server,
+        room,
+        &format!("*** Replaying the last {n} message{plural} of {room} (times in UTC)"),
+    ));
+    for m in &rows {
+        s.send(playback::notice(server, room, &playback::readable(m)));
+    }
+    s.send(playback::notice(server, room, "*** End of replay"));
 }

@@ -3,6 +3,7 @@
 
 mod away;
 mod cap;
+mod chathistory;
 mod help;
 mod invite;
 mod ison;
@@ -12,6 +13,7 @@ mod kill;
 mod list;
 mod lusers;
 mod mode;
+mod monitor;
 mod motd;
 mod names;
 mod nick;
@@ -23,6 +25,8 @@ mod privmsg;
 mod quit;
 mod search;
 mod server_info;
+mod setname;
+mod tagmsg;
 mod topic;
 mod user;
 mod userhost;
@@ -53,6 +57,8 @@ pub struct Reject {
     text: String,
     /// Whether the refusal stands even before registration (a bad NICK, say).
     pub before_registration: bool,
+    /// A standard reply (`FAIL <command> <code> [context...] :text`) instead of a numeric.
+    standard: bool,
 }
 
 impl Reject {
@@ -72,6 +78,20 @@ impl Reject {
             params: params.iter().map(|p| p.to_string()).collect(),
             text: text.to_string(),
             before_registration: false,
+            standard: false,
+        }
+    }
+
+    /// A standard-replies refusal: `FAIL <command> <code> [context...] :text`.
+    pub fn fail(command: &str, code: &str, context: &[&str], text: &str) -> Reject {
+        let mut params = vec![command.to_string(), code.to_string()];
+        params.extend(context.iter().map(|c| c.to_string()));
+        Reject {
+            code: "FAIL",
+            params,
+            text: text.to_string(),
+            before_registration: false,
+            standard: true,
         }
     }
 
@@ -83,7 +103,11 @@ impl Reject {
     /// Sends the refusal to the client.
     pub fn send(&self, session: &Session) {
         let params: Vec<&str> = self.params.iter().map(String::as_str).collect();
-        session.numeric(self.code, &params, &self.text);
+        if self.standard {
+            session.fail(params[0], params[1], &params[2..], &self.text);
+        } else {
+            session.numeric(self.code, &params, &self.text);
+        }
     }
 }
 
@@ -91,6 +115,7 @@ impl Reject {
 pub enum Command {
     Away(away::Away),
     Cap(cap::Cap),
+    Chathistory(chathistory::Chathistory),
     Help(help::Help),
     Invite(invite::Invite),
     Ison(ison::Ison),
@@ -100,6 +125,7 @@ pub enum Command {
     List(list::List),
     Lusers(lusers::Lusers),
     Mode(mode::Mode),
+    Monitor(monitor::Monitor),
     Motd(motd::Motd),
     Names(names::Names),
     Nick(nick::Nick),
@@ -112,8 +138,10 @@ pub enum Command {
     Quit(quit::Quit),
     Search(search::Search),
     ServerInfo(server_info::ServerInfo),
+    Setname(setname::Setname),
     /// A NOTICE that could not be sent: NOTICE never gets an error reply (RFC 2812).
     Silent,
+    Tagmsg(tagmsg::Tagmsg),
     Topic(topic::Topic),
     User(user::User),
     Userhost(userhost::Userhost),
@@ -129,6 +157,7 @@ impl Command {
         Ok(match msg.command.as_str() {
             "AWAY" => Command::Away(away::Away::parse_frames(msg)?),
             "CAP" => Command::Cap(cap::Cap::parse_frames(msg).map_err(Reject::early)?),
+            "CHATHISTORY" => Command::Chathistory(chathistory::Chathistory::parse_frames(msg)?),
             "HELP" | "HELPOP" => Command::Help(help::Help::parse_frames(msg)?),
             "INVITE" => Command::Invite(invite::Invite::parse_frames(msg)?),
             "ISON" => Command::Ison(ison::Ison::parse_frames(msg)?),
@@ -138,6 +167,7 @@ impl Command {
             "LIST" => Command::List(list::List::parse_frames(msg)?),
             "LUSERS" => Command::Lusers(lusers::Lusers::parse_frames(msg)?),
             "MODE" => Command::Mode(mode::Mode::parse_frames(msg)?),
+            "MONITOR" => Command::Monitor(monitor::Monitor::parse_frames(msg)?),
             "MOTD" => Command::Motd(motd::Motd::parse_frames(msg)?),
             "NAMES" => Command::Names(names::Names::parse_frames(msg)?),
             "NICK" => Command::Nick(nick::Nick::parse_frames(msg).map_err(Reject::early)?),
@@ -156,6 +186,8 @@ impl Command {
             "TIME" | "VERSION" | "ADMIN" | "INFO" | "LINKS" => {
                 Command::ServerInfo(server_info::ServerInfo::parse_frames(msg)?)
             }
+            "SETNAME" => Command::Setname(setname::Setname::parse_frames(msg)?),
+            "TAGMSG" => Command::Tagmsg(tagmsg::Tagmsg::parse_frames(msg)?),
             "TOPIC" => Command::Topic(topic::Topic::parse_frames(msg)?),
             "USER" => Command::User(user::User::parse_frames(msg).map_err(Reject::early)?),
             "USERHOST" => Command::Userhost(userhost::Userhost::parse_frames(msg)?),
@@ -190,15 +222,17 @@ impl Command {
         match self {
             Command::Away(c) => c.apply(s),
             Command::Cap(c) => c.apply(s),
+            Command::Chathistory(c) => c.apply(s).await,
             Command::Help(c) => c.apply(s),
             Command::Invite(c) => c.apply(s),
             Command::Ison(c) => c.apply(s),
-            Command::Join(c) => c.apply(s),
+            Command::Join(c) => c.apply(s).await,
             Command::Kick(c) => c.apply(s),
             Command::Kill(c) => c.apply(s),
             Command::List(c) => c.apply(s),
             Command::Lusers(c) => c.apply(s),
             Command::Mode(c) => c.apply(s),
+            Command::Monitor(c) => c.apply(s),
             Command::Motd(c) => c.apply(s),
             Command::Names(c) => c.apply(s),
             Command::Nick(c) => c.apply(s),
@@ -211,7 +245,9 @@ impl Command {
             Command::Quit(c) => c.apply(s),
             Command::Search(c) => c.apply(s).await,
             Command::ServerInfo(c) => c.apply(s),
+            Command::Setname(c) => c.apply(s),
             Command::Silent => Flow::Continue,
+            Command::Tagmsg(c) => c.apply(s),
             Command::Topic(c) => c.apply(s),
             Command::User(c) => c.apply(s),
             Command::Userhost(c) => c.apply(s),
@@ -247,6 +283,60 @@ fn comma_list(list: &str) -> Vec<String> {
         .filter(|item| !item.is_empty())
         .map(str::to_string)
         .collect()
+}
+
+/// Most targets of one PRIVMSG, NOTICE or TAGMSG (ISUPPORT TARGMAX).
+pub const MAX_MESSAGE_TARGETS: usize = 4;
+
+/// The targets of a PRIVMSG/NOTICE/TAGMSG, deduplicated; more than
+/// [`MAX_MESSAGE_TARGETS`] is refused whole with 407.
+fn message_targets(list: &str) -> Result<Vec<String>, Reject> {
+    let targets = target_list(list);
+    if targets.len() > MAX_MESSAGE_TARGETS {
+        return Err(Reject::new(
+            "407",
+            &[list],
+            &format!("Too many recipients (the limit is {MAX_MESSAGE_TARGETS}); nothing was sent"),
+        ));
+    }
+    Ok(targets)
+}
+
+/// The distinct targets of a comma-separated list, in order: a nick or room named twice
+/// (in any case) gets one copy.
+fn target_list(list: &str) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    comma_list(list)
+        .into_iter()
+        .filter(|t| seen.insert(t.to_lowercase()))
+        .collect()
+}
+
+/// The display name of the room `target` names, if the sender (`prefix`) may speak there
+/// (PRIVMSG, NOTICE, TAGMSG). Otherwise the refusal is sent, unless `quiet` (NOTICE).
+fn speakable_room(s: &Session, prefix: &str, target: &str, quiet: bool) -> Option<String> {
+    let refuse = |code: &str, param: &str, text: &str| {
+        if !quiet {
+            s.numeric(code, &[param], text);
+        }
+    };
+    let Ok(name) = crate::names::canonical_room(target) else {
+        refuse("401", target, "No such nick or room");
+        return None;
+    };
+    match s.ctx.state.speak_in(s.id, prefix, &name) {
+        Ok(room) => Some(room),
+        Err(RoomError::NoSuchRoom) if !target.starts_with('#') => {
+            refuse("401", target, "No such nick or room");
+            None
+        }
+        Err(e) => {
+            if !quiet {
+                room_error(s, &name, &e);
+            }
+            None
+        }
+    }
 }
 
 /// Sends the numeric that explains a refused room operation; `room` and `target` are the

@@ -91,7 +91,16 @@ pub fn isupport_tokens(settings: &crate::config::Settings) -> Vec<String> {
         "INVEX=I".to_string(),
         format!("CHANLIMIT=#:{}", settings.max_rooms_per_client),
         "ELIST=MNU".to_string(),
-        format!("TARGMAX=KICK:{}", super::kick::MAX_KICK_TARGETS),
+        format!(
+            "TARGMAX=KICK:{},PRIVMSG:{t},NOTICE:{t},TAGMSG:{t},MONITOR:{}",
+            super::kick::MAX_KICK_TARGETS,
+            crate::state::MONITOR_LIMIT,
+            t = super::MAX_MESSAGE_TARGETS
+        ),
+        format!("MONITOR={}", crate::state::MONITOR_LIMIT),
+        "UTF8ONLY".to_string(),
+        format!("CHATHISTORY={}", settings.chathistory_max),
+        "MSGREFTYPES=msgid,timestamp".to_string(),
     ]
 }
 

@@ -2,17 +2,25 @@
 //!
 //! A room message is archived before anyone receives it: the archive writer runs the
 //! delivery once the row is written, so acceptance order is archive order is delivery order.
+//! The delivered line carries the archived time and the msgid derived from the row, so it
+//! looks the same live, replayed and searched.
+
+use tokio::sync::oneshot;
 
 use super::{Flow, Reject};
+use crate::caps::Cap;
 use crate::message::{Message, line};
+use crate::relay::{Relay, ephemeral_msgid};
+use crate::search::timestamps::parse_row_timestamp;
 use crate::session::Session;
-use crate::state::RoomError;
 
 /// `PRIVMSG <target>[,<target>...] <text>`; `MSG` is the same; `NOTICE` likewise.
 pub struct Privmsg {
     command: &'static str,
     targets: Vec<String>,
     text: String,
+    /// Client-only tags (`+draft/reply=…`), escaped, relayed to message-tags clients.
+    client_tags: String,
 }
 
 impl Privmsg {
@@ -41,8 +49,9 @@ impl Privmsg {
             .ok_or_else(|| Reject::new("412", &[], "No text to send"))?;
         Ok(Privmsg {
             command,
-            targets: super::comma_list(targets),
+            targets: super::message_targets(targets)?,
             text: text.clone(),
+            client_tags: crate::tags::client_only(&msg.tags),
         })
     }
 
@@ -73,44 +82,50 @@ impl Privmsg {
     }
 
     async fn to_room(&self, s: &Session, prefix: &str, target: &str) {
-        let Ok(name) = crate::names::canonical_room(target) else {
-            self.refuse(s, "401", &[target], "No such nick or room");
+        let Some(room) = super::speakable_room(s, prefix, target, self.is_notice()) else {
             return;
-        };
-        let room = match s.ctx.state.speak_in(s.id, prefix, &name) {
-            Ok(room) => room,
-            Err(RoomError::NoSuchRoom) if !target.starts_with('#') => {
-                self.refuse(s, "401", &[target], "No such nick or room");
-                return;
-            }
-            Err(e) => {
-                if !self.is_notice() {
-                    super::room_error(s, &name, &e);
-                }
-                return;
-            }
         };
         let msg = line(prefix, self.command, &[&room], Some(&self.text));
         let ctx = s.ctx.clone();
         let (id, room_for_delivery) = (s.id, room.clone());
-        let deliver = Box::new(move |_stamp: &str| {
-            ctx.state.deliver_to_room(&room_for_delivery, &msg, id);
-        });
         let nick = s.target().to_string();
-        if let Err(e) = s
+        let (text, tags) = (self.text.clone(), self.client_tags.clone());
+        let (echo_tx, echo) = oneshot::channel();
+        let author = nick.clone();
+        let deliver = Box::new(move |stamp: &str| {
+            let millis = parse_row_timestamp(stamp)
+                .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+            let msgid = crate::history::msgid(&room_for_delivery, millis, &author, &text);
+            let relay = Relay::at(msg, stamp.to_string())
+                .with_msgid(msgid)
+                .with_client_tags(tags);
+            ctx.state
+                .deliver_to_room(&room_for_delivery, &relay, id, None);
+            let _ = echo_tx.send(relay);
+        });
+        match s
             .ctx
             .archive
             .append(&room, &nick, &self.text, deliver)
             .await
         {
-            tracing::error!(client = s.id, room = %room, error = %e, "message not archived");
-            if !self.is_notice() {
-                s.fail(
-                    self.command,
-                    "ARCHIVE_FAILED",
-                    &[&room],
-                    "Message not delivered: the server could not write it to the room archive",
-                );
+            Ok(()) => {
+                if s.caps.has(Cap::EchoMessage)
+                    && let Ok(relay) = echo.await
+                {
+                    s.send(relay.for_caps(s.caps));
+                }
+            }
+            Err(e) => {
+                tracing::error!(client = s.id, room = %room, error = %e, "message not archived");
+                if !self.is_notice() {
+                    s.fail(
+                        self.command,
+                        "ARCHIVE_FAILED",
+                        &[&room],
+                        "Message not delivered: the server could not write it to the room archive",
+                    );
+                }
             }
         }
     }
@@ -120,12 +135,20 @@ impl Privmsg {
             self.refuse(s, "401", &[target], "No such nick or room");
             return;
         };
-        let msg = line(prefix, self.command, &[&nick], Some(&self.text));
-        match s.ctx.state.deliver_to_nick(&nick, &msg) {
-            Ok(Some(away)) if !self.is_notice() => {
-                s.numeric("301", &[&nick], &away);
+        let relay = Relay::new(line(prefix, self.command, &[&nick], Some(&self.text)))
+            .with_msgid(ephemeral_msgid())
+            .with_client_tags(self.client_tags.clone());
+        match s.ctx.state.deliver_to_nick(&nick, &relay, None) {
+            Ok(away) => {
+                if s.caps.has(Cap::EchoMessage) {
+                    s.send(relay.for_caps(s.caps));
+                }
+                if let Some(away) = away
+                    && !self.is_notice()
+                {
+                    s.numeric("301", &[&nick], &away);
+                }
             }
-            Ok(_) => {}
             Err(_) => self.refuse(s, "401", &[target], "No such nick or room"),
         }
     }

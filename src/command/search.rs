@@ -1,88 +1,137 @@
-//! SEARCH: search a room's archived history, for members of that room only.
+//! SEARCH: search the archived history of the rooms the asker is in.
 //!
-//! `SEARCH <#room> <query> [since DATE] [until DATE]` — the query uses the language of
-//! `chat-search query` (words, "phrases", -excluded, user:nick); `since`/`until` followed
-//! by a date (`2026-11-01`, whole days in UTC, both inclusive) or an RFC 3339 time bound
-//! the search, as do `since:DATE`/`until:DATE` inside the query. Results go to the
-//! requester alone, as NOTICEs oldest first (the newest `--search-max-results` matches),
-//! then an end line saying how many there were and whether the list was cut.
+//! Two forms. The readable one, for people: `SEARCH [#room] <query> [since DATE] [until
+//! DATE]` — the query uses the language of `chat-search query` (words, "phrases",
+//! -excluded, user:nick); `since`/`until` followed by a date (`2026-11-01`, whole days in
+//! UTC, both inclusive) or an RFC 3339 time bound it. Without a room (the first word is
+//! not a `#room` nor a room the asker is in) every room the asker is in is searched.
+//! Results are NOTICEs to their room (so clients show them in the room's window), oldest
+//! first, then an end line. The soju.im/search form, for clients:
+//! `SEARCH in=#room;from=nick;after=TS;before=TS;text=words;limit=N`, answered with the
+//! matching messages as PRIVMSG lines with their `time` and `msgid`, in a
+//! `soju.im/search` batch.
 
 use super::{Flow, Reject, required};
 use crate::message::Message;
-use crate::names::canonical_room;
+use crate::names::{canonical_room, room_key};
+use crate::playback;
 use crate::search::stats::group_thousands;
-use crate::search::{Scope, SearchError, SearchRequest, SortOrder};
+use crate::search::{Hit, Scope, SearchError, SearchRequest, SortOrder};
 use crate::session::Session;
 use crate::state::RoomError;
 
-const USAGE: &str = "SEARCH <#room> <words> [since DATE] [until DATE]";
+const USAGE: &str = "SEARCH [#room] <words> [since DATE] [until DATE]";
 
 /// Longest a SEARCH waits for messages already delivered to reach the index (normally
 /// about the indexer's commit interval).
 const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// soju.im/search: the default and the largest `limit`.
+const SOJU_DEFAULT_LIMIT: usize = 50;
+const SOJU_MAX_LIMIT: usize = 100;
+
+/// The keys of a soju.im/search request.
+const SOJU_KEYS: [&str; 6] = ["in", "from", "after", "before", "text", "limit"];
+
 /// A parsed `SEARCH` request.
 pub struct Search {
-    room: String,
+    /// The room asked for, as typed; `None` searches every room the asker is in. A first
+    /// word that might be a room or a search word is kept in `maybe_room`.
+    room: Option<String>,
+    maybe_room: Option<String>,
     query: String,
     since: Option<String>,
     until: Option<String>,
+    from: Option<String>,
+    /// `Some(limit)` for the soju.im/search form.
+    soju: Option<usize>,
 }
 
 impl Search {
-    /// Needs a room and (for readability) at least one more word (461 otherwise).
+    /// Needs some words (461 otherwise); the soju form needs valid attributes
+    /// (`FAIL SEARCH INVALID_PARAMS`).
     pub fn parse_frames(msg: &Message) -> Result<Search, Reject> {
-        let room = required(msg, 0, USAGE)?.to_string();
-        let text = msg.params[1..].join(" ");
-        if text.trim().is_empty() {
+        let first = required(msg, 0, USAGE)?;
+        let whole = msg.params.join(" ");
+        let is_soju = first
+            .split_once('=')
+            .is_some_and(|(k, _)| SOJU_KEYS.contains(&k));
+        if is_soju {
+            return parse_soju(&whole);
+        }
+        let (room, maybe_room, rest) = if first.starts_with('#') {
+            (Some(first.to_string()), None, msg.params[1..].join(" "))
+        } else {
+            (None, Some(first.to_string()), msg.params[1..].join(" "))
+        };
+        if room.is_some() && rest.trim().is_empty() {
             return Err(Reject::need_more_params(&msg.command, USAGE));
         }
-        let (query, since, until) = split_bounds(&text);
+        let (query, since, until) = split_bounds(&rest);
         Ok(Search {
             room,
+            maybe_room,
             query,
             since,
             until,
+            from: None,
+            soju: None,
         })
     }
 
-    /// Checks membership (403/442), runs the search and sends the hits as NOTICEs.
-    pub async fn apply(self, s: &mut Session) -> Flow {
-        let Ok(name) = canonical_room(&self.room) else {
-            s.numeric("403", &[&self.room], "No such room");
+    /// Checks membership (403/442), runs the search and sends the hits.
+    pub async fn apply(mut self, s: &mut Session) -> Flow {
+        let my_rooms: Vec<String> = s
+            .ctx
+            .state
+            .with_client(s.id, |c| c.rooms.iter().cloned().collect())
+            .unwrap_or_default();
+        // `SEARCH general deploy`: a first word naming one of the asker's rooms is a room.
+        if let Some(word) = self.maybe_room.take() {
+            let as_room = canonical_room(&word).ok().map(|r| room_key(&r));
+            if as_room.is_some_and(|k| my_rooms.contains(&k)) {
+                self.room = Some(word);
+            } else {
+                self.query = format!("{word} {}", self.query).trim().to_string();
+            }
+        }
+        if self.query.trim().is_empty() && self.soju.is_none() {
+            s.numeric("461", &["SEARCH"], &format!("Not enough parameters. Usage: {USAGE}"));
             return Flow::Continue;
+        }
+        let scope_rooms = match &self.room {
+            Some(room) => match self.room_in(s, room) {
+                Some(room) => vec![room],
+                None => return Flow::Continue,
+            },
+            None => my_rooms,
         };
-        let room = match s.ctx.state.member_room(s.id, &name) {
-            Ok(room) => room,
-            Err(RoomError::NotInRoom) => {
-                s.numeric(
-                    "442",
-                    &[&name],
-                    "You're not in that room (JOIN it to search it)",
-                );
-                return Flow::Continue;
+        if scope_rooms.is_empty() {
+            if self.soju.is_some() {
+                s.send_batch("soju.im/search", &[], Vec::new());
+            } else {
+                s.notice("End of SEARCH: you are in no room; JOIN one to search its history");
             }
-            Err(_) => {
-                s.numeric("403", &[&self.room], "No such room");
-                return Flow::Continue;
-            }
-        };
+            return Flow::Continue;
+        }
+        let label = self.room.clone().map(|_| scope_rooms[0].clone());
         let Some(index) = s.ctx.search.clone() else {
             s.fail(
                 "SEARCH",
                 "UNAVAILABLE",
-                &[&room],
+                &[label.as_deref().unwrap_or("*")],
                 "Search is not available on this server right now (see the server log)",
             );
             return Flow::Continue;
         };
-        let max = index.config().max_results;
+        let max = self.soju.unwrap_or(index.config().max_results);
         let req = SearchRequest {
-            query: self.query,
+            query: self.query.clone(),
             scope: Scope {
-                room: Some(room.clone()),
-                since: self.since,
-                until: self.until,
+                rooms: scope_rooms,
+                user: self.from.clone(),
+                since: self.since.clone(),
+                until: self.until.clone(),
                 ..Scope::default()
             },
             sort: SortOrder::Time,
@@ -91,37 +140,48 @@ impl Search {
         // Read-your-writes: wait for the rows already delivered to be indexed.
         let written = *s.ctx.archive.written().borrow();
         index.wait_indexed(written, INDEX_WAIT).await;
+        let context = label.as_deref().unwrap_or("*");
         match index.search(req).await {
+            Ok(results) if self.soju.is_some() => {
+                let lines = results
+                    .hits
+                    .iter()
+                    .map(|hit| playback::relay(&hit.room, &archived(hit)).for_caps(s.caps))
+                    .collect();
+                s.send_batch("soju.im/search", &[], lines);
+            }
             Ok(results) => {
+                let server = s.ctx.settings.server_name.clone();
                 for hit in &results.hits {
-                    s.notice(&format!(
-                        "{room} [{}] <{}> {}",
-                        hit.timestamp, hit.user, hit.message
-                    ));
+                    let text = playback::readable(&archived(hit));
+                    s.send(playback::notice(&server, &hit.room, &text));
                 }
                 let n = results.hits.len();
+                let scope = label.clone().unwrap_or_else(|| "your rooms".to_string());
                 let end = if results.truncated() {
                     format!(
-                        "End of SEARCH {room}: newest {n} of {} matches shown (limit {max}); \
+                        "End of SEARCH {scope}: newest {n} of {} matches shown (limit {max}); \
                          add words or since/until to narrow it",
                         group_thousands(results.total as u64)
                     )
                 } else {
                     format!(
-                        "End of SEARCH {room}: {n} match{}",
+                        "End of SEARCH {scope}: {n} match{}",
                         if n == 1 { "" } else { "es" }
                     )
                 };
-                s.notice(&end);
+                let target = label.unwrap_or_else(|| s.target().to_string());
+                s.send(playback::notice(&server, &target, &end));
             }
             Err(SearchError::BadQuery(e)) => {
-                s.fail("SEARCH", "INVALID_QUERY", &[&room], &e.to_string());
+                let code = if self.soju.is_some() { "INVALID_PARAMS" } else { "INVALID_QUERY" };
+                s.fail("SEARCH", code, &[context], &e.to_string());
             }
             Err(SearchError::Timeout) => {
                 s.fail(
                     "SEARCH",
                     "TIMEOUT",
-                    &[&room],
+                    &[context],
                     &SearchError::Timeout.to_string(),
                 );
             }
@@ -129,14 +189,93 @@ impl Search {
                 tracing::error!("SEARCH failed: {e}");
                 s.fail(
                     "SEARCH",
-                    "UNAVAILABLE",
-                    &[&room],
+                    "INTERNAL_ERROR",
+                    &[context],
                     "Search failed; see the server log",
                 );
             }
         }
         Flow::Continue
     }
+
+    /// The key of `room` if the asker is in it; otherwise says why not (403/442, or FAIL
+    /// for the soju form).
+    fn room_in(&self, s: &Session, room: &str) -> Option<String> {
+        let refuse = |code: &str, text: &str| {
+            if self.soju.is_some() {
+                s.fail("SEARCH", "INVALID_PARAMS", &["in"], text);
+            } else {
+                s.numeric(code, &[room], text);
+            }
+        };
+        let Ok(name) = canonical_room(room) else {
+            refuse("403", "No such room");
+            return None;
+        };
+        match s.ctx.state.member_room(s.id, &name) {
+            Ok(display) => Some(room_key(&display)),
+            Err(RoomError::NotInRoom) => {
+                refuse("442", "You're not in that room (JOIN it to search it)");
+                None
+            }
+            Err(_) => {
+                refuse("403", "No such room");
+                None
+            }
+        }
+    }
+}
+
+/// The archived message a hit stands for.
+fn archived(hit: &Hit) -> crate::history::ArchivedMessage {
+    playback::from_row(&hit.room, hit.millis, &hit.user, &hit.message)
+}
+
+/// Parses `in=#room;from=nick;after=TS;before=TS;text=words;limit=N` (tag syntax, values
+/// escaped as tag values).
+fn parse_soju(attrs: &str) -> Result<Search, Reject> {
+    let bad = |param: &str, text: &str| {
+        Reject::fail("SEARCH", "INVALID_PARAMS", &[param], text)
+    };
+    let mut search = Search {
+        room: None,
+        maybe_room: None,
+        query: String::new(),
+        since: None,
+        until: None,
+        from: None,
+        soju: Some(SOJU_DEFAULT_LIMIT),
+    };
+    for (key, value) in crate::tags::parse(attrs.trim()) {
+        let value = value.trim().to_string();
+        match key.as_str() {
+            "in" => search.room = Some(value),
+            "from" => search.from = Some(value),
+            "after" | "before" => {
+                if crate::search::timestamps::parse_row_timestamp(&value).is_none() {
+                    return Err(bad(&key, "expected an RFC 3339 timestamp"));
+                }
+                if key == "after" {
+                    search.since = Some(value);
+                } else {
+                    search.until = Some(value);
+                }
+            }
+            "text" => search.query = value,
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if n > 0 => search.soju = Some(n.min(SOJU_MAX_LIMIT)),
+                _ => return Err(bad("limit", "expected a positive number")),
+            },
+            other => return Err(bad(other, "unknown search attribute")),
+        }
+    }
+    if search.query.trim().is_empty() && search.from.is_none() {
+        return Err(bad("text", "give text=<words> or from=<nick>"));
+    }
+    if search.query.trim().is_empty() {
+        search.query = "*".into();
+    }
+    Ok(search)
 }
 
 /// Takes `since X` / `until X` (outside quotes, X a date or time) out of the query text.
@@ -204,11 +343,23 @@ mod tests {
             .unwrap();
         let s = Search::parse_frames(&msg).ok().unwrap();
         assert_eq!(
-            (s.room.as_str(), s.query.as_str(), s.since.as_deref()),
-            ("#general", "deploy", Some("2026-11-01"))
+            (s.room.as_deref(), s.query.as_str(), s.since.as_deref()),
+            (Some("#general"), "deploy", Some("2026-11-01"))
         );
+        let msg = Message::parse(r"SEARCH in=#dev;text=deploy\sfailed;limit=500")
+            .unwrap()
+            .unwrap();
+        let s = Search::parse_frames(&msg).ok().unwrap();
+        assert_eq!(
+            (s.room.as_deref(), s.query.as_str(), s.soju),
+            (Some("#dev"), "deploy failed", Some(SOJU_MAX_LIMIT))
+        );
+        let msg = Message::parse("SEARCH in=#dev;after=yesterday;text=x").unwrap().unwrap();
+        assert!(Search::parse_frames(&msg).is_err());
         let msg = Message::parse("SEARCH #general").unwrap().unwrap();
         assert!(Search::parse_frames(&msg).is_err());
+        let msg = Message::parse("SEARCH hello").unwrap().unwrap();
+        assert!(Search::parse_frames(&msg).ok().unwrap().maybe_room.is_some());
         let msg = Message::parse("SEARCH").unwrap().unwrap();
         assert!(Search::parse_frames(&msg).is_err());
     }

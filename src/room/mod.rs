@@ -51,6 +51,25 @@ impl Member {
             ""
         }
     }
+
+    /// Every prefix, highest first (`@+`): what clients with `multi-prefix` see.
+    pub fn all_prefixes(&self) -> &'static str {
+        match (self.op, self.voice) {
+            (true, true) => "@+",
+            (true, false) => "@",
+            (false, true) => "+",
+            (false, false) => "",
+        }
+    }
+
+    /// The prefixes a client with `caps` is shown.
+    pub fn prefixes_for(&self, caps: crate::caps::Caps) -> &'static str {
+        if caps.has(crate::caps::Cap::MultiPrefix) {
+            self.all_prefixes()
+        } else {
+            self.prefix()
+        }
+    }
 }
 
 /// An entry of a ban, ban-exception or invite-exception list (367/348/346 show all three).

@@ -221,6 +221,9 @@ fn text_clause(text: String, phrase: bool, negated: bool) -> Result<Clause, Quer
 pub struct Scope {
     /// Only this room (typed form; normalised here).
     pub room: Option<String>,
+    /// Only these rooms (any of them); empty means no such limit. The server's SEARCH
+    /// without a room searches every room the asker is in this way.
+    pub rooms: Vec<String>,
     /// Only this user.
     pub user: Option<String>,
     /// `since` bound, as typed.
@@ -289,6 +292,13 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
         // Its own MUST clause, apart from the text's OR-ed `room:` terms, so the text
         // can narrow the caller's scope but never widen it.
         musts.push((Occur::Must, term(fields.room, &parse_room(room)?)));
+    }
+    if !scope.rooms.is_empty() {
+        let mut any: Vec<Box<dyn Query>> = Vec::new();
+        for room in &scope.rooms {
+            any.push(term(fields.room, &parse_room(room)?));
+        }
+        musts.push((Occur::Must, Box::new(BooleanQuery::union(any))));
     }
     if let Some(user) = &scope.user {
         musts.push((Occur::Must, term(fields.user, &user.to_lowercase())));

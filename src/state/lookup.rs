@@ -81,12 +81,13 @@ impl State {
             if room.modes.secret && !inside {
                 return (None, Vec::new());
             }
+            let caps = inner.clients.get(&viewer).map(|c| c.caps).unwrap_or_default();
             let list = room
                 .members
                 .iter()
                 .filter_map(|(id, m)| Some((inner.clients.get(id)?, m)))
                 .filter(|(c, _)| inside || !c.modes.invisible)
-                .map(|(c, m)| Inner::who_entry(c, m.prefix()))
+                .map(|(c, m)| Inner::who_entry(c, m.prefixes_for(caps)))
                 .filter(keep)
                 .collect();
             return (Some(room.name.clone()), list);
@@ -125,12 +126,17 @@ impl State {
             .clients
             .get(&viewer)
             .is_some_and(|v| v.modes.oper.is_some());
+        let viewer_caps = inner
+            .clients
+            .get(&viewer)
+            .map(|v| v.caps)
+            .unwrap_or_default();
         let rooms = c
             .rooms
             .iter()
             .filter_map(|k| inner.rooms.get(k))
             .filter(|r| !r.modes.secret || r.is_member(viewer) || viewer_is_oper)
-            .map(|r| format!("{}{}", r.members[&id].prefix(), r.name))
+            .map(|r| format!("{}{}", r.members[&id].prefixes_for(viewer_caps), r.name))
             .collect();
         Some(WhoisEntry {
             nick: c.nick.clone().unwrap_or_default(),

@@ -6,6 +6,7 @@
 //! lookups (WHO, WHOIS, WHOWAS, LUSERS) in [`lookup`].
 
 mod lookup;
+mod monitor;
 mod rooms;
 mod whowas;
 
@@ -15,13 +16,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use crate::caps::{Cap, Caps};
 use crate::message::line;
 use crate::names::nick_key;
 use crate::outbox::Outbox;
+use crate::relay::Relay;
 use crate::room::Room;
 
 pub use crate::room::Topic;
 pub use lookup::{Lusers, WhoEntry, WhoisEntry};
+pub use monitor::{MONITOR_LIMIT, MonitorAdded};
 pub use rooms::{Joined, ModesChanged, RoomError, RoomSummary};
 pub use whowas::{WHOWAS_CAPACITY, WhowasEntry};
 
@@ -67,6 +71,8 @@ pub struct Client {
     pub away: Option<String>,
     pub signon: i64,
     pub modes: UserModes,
+    /// The IRCv3 capabilities the client has enabled.
+    pub caps: Caps,
     pub outbox: Outbox,
     /// Keys of the rooms this client is in.
     pub rooms: BTreeSet<String>,
@@ -101,6 +107,9 @@ struct Inner {
     whowas: whowas::WhoWas,
     /// Most registered clients seen at once (RPL_LOCALUSERS' max).
     max_users: usize,
+    monitors: monitor::Monitors,
+    /// The source of server-originated notices sent from here (MONITOR's 730/731).
+    server_name: String,
 }
 
 /// Shared server state; wrap in an `Arc` and share.
@@ -109,14 +118,29 @@ pub struct State {
     next_id: AtomicU64,
 }
 
+/// Sends a relayed line to each of `ids`, tagged as each one's capabilities ask.
 fn send_all<'a>(
     clients: &HashMap<ClientId, Client>,
     ids: impl IntoIterator<Item = &'a ClientId>,
-    msg: &Bytes,
+    msg: &Relay,
 ) {
     for id in ids {
         if let Some(c) = clients.get(id) {
-            c.outbox.send(msg.clone());
+            c.outbox.send(msg.for_caps(c.caps));
+        }
+    }
+}
+
+/// Like [`send_all`], only to those of `ids` that enabled `cap` (away-notify, setname…).
+fn send_capable<'a>(
+    clients: &HashMap<ClientId, Client>,
+    ids: impl IntoIterator<Item = &'a ClientId>,
+    cap: Cap,
+    msg: &Relay,
+) {
+    for id in ids {
+        if let Some(c) = clients.get(id).filter(|c| c.caps.has(cap)) {
+            c.outbox.send(msg.for_caps(c.caps));
         }
     }
 }
@@ -184,8 +208,16 @@ impl Default for State {
 impl State {
     /// Empty state: no clients, no rooms.
     pub fn new() -> State {
+        State::named("linechat")
+    }
+
+    /// Empty state for a server called `server_name` (the source of its notices).
+    pub fn named(server_name: &str) -> State {
         State {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                server_name: server_name.to_string(),
+                ..Inner::default()
+            }),
             next_id: AtomicU64::new(1),
         }
     }
@@ -207,6 +239,7 @@ impl State {
             away: None,
             signon: chrono::Utc::now().timestamp(),
             modes: UserModes::default(),
+            caps: Caps::NONE,
             outbox,
             rooms: BTreeSet::new(),
         };
@@ -234,6 +267,11 @@ impl State {
         }
         let count = inner.registered_count();
         inner.max_users = inner.max_users.max(count);
+        if let Some(c) = inner.clients.get(&id)
+            && let Some(nick) = &c.nick
+        {
+            inner.notify_watchers(nick, "730", &c.prefix());
+        }
     }
 
     /// Sets or changes a nick. Once registered, the change is announced to the client and
@@ -255,12 +293,17 @@ impl State {
             inner.nicks.remove(&nick_key(old));
         }
         inner.nicks.insert(key, id);
-        if let (Some(entry), Some(_)) = (before, &old) {
-            let msg = line(&entry.prefix(), "NICK", &[], Some(nick));
+        if let (Some(entry), Some(old)) = (before, &old) {
+            let msg = Relay::new(line(&entry.prefix(), "NICK", &[], Some(nick)));
             inner.whowas.record(entry);
             let mut targets = inner.neighbours(id);
             targets.insert(id);
             send_all(&inner.clients, &targets, &msg);
+            if nick_key(old) != nick_key(nick) {
+                inner.notify_watchers(old, "731", old);
+                let now = inner.clients[&id].prefix();
+                inner.notify_watchers(nick, "730", &now);
+            }
         }
         Ok(())
     }
@@ -277,11 +320,16 @@ impl State {
             return;
         };
         if client.registered {
-            let msg = line(&client.prefix(), "QUIT", &[], Some(reason));
+            let msg = Relay::new(line(&client.prefix(), "QUIT", &[], Some(reason)));
+            let nick = client.nick.clone().unwrap_or_default();
             let entry = WhowasEntry::of(client);
             inner.whowas.record(entry);
             let targets = inner.neighbours(id);
             send_all(&inner.clients, &targets, &msg);
+            inner.drop_monitors(id);
+            inner.notify_watchers(&nick, "731", &nick);
+        } else {
+            inner.drop_monitors(id);
         }
         let rooms: Vec<String> = inner.clients[&id].rooms.iter().cloned().collect();
         for key in rooms {
@@ -295,12 +343,57 @@ impl State {
         }
     }
 
-    /// Sends `msg` to one nick; returns its away message, if set.
-    pub fn deliver_to_nick(&self, nick: &str, msg: &Bytes) -> Result<Option<String>, StateError> {
+    /// Sends `msg` to one nick (only if it enabled `needs`, when given); returns its away
+    /// message, if set.
+    pub fn deliver_to_nick(
+        &self,
+        nick: &str,
+        msg: &Relay,
+        needs: Option<Cap>,
+    ) -> Result<Option<String>, StateError> {
         let inner = self.lock();
         let (_, client) = inner.registered(nick).ok_or(StateError::NoSuchNick)?;
-        client.outbox.send(msg.clone());
+        if needs.is_none_or(|cap| client.caps.has(cap)) {
+            client.outbox.send(msg.for_caps(client.caps));
+        }
         Ok(client.away.clone())
+    }
+
+    /// Records the capabilities a client enabled (CAP REQ).
+    pub fn set_caps(&self, id: ClientId, caps: Caps) {
+        if let Some(c) = self.lock().clients.get_mut(&id) {
+            c.caps = caps;
+        }
+    }
+
+    /// Sets or clears a client's away message; with away-notify, everyone sharing a room
+    /// with it who enabled the capability is told (`AWAY [:text]`).
+    pub fn set_away(&self, id: ClientId, away: Option<String>) {
+        let mut inner = self.lock();
+        let Some(c) = inner.clients.get_mut(&id) else {
+            return;
+        };
+        if c.away == away {
+            return;
+        }
+        c.away = away;
+        let msg = Relay::new(line(&c.prefix(), "AWAY", &[], c.away.as_deref()));
+        let targets = inner.neighbours(id);
+        send_capable(&inner.clients, &targets, Cap::AwayNotify, &msg);
+    }
+
+    /// Changes a client's real name (SETNAME), told to it and to those sharing a room with
+    /// it that enabled `setname`.
+    pub fn set_realname(&self, id: ClientId, realname: &str) {
+        let mut inner = self.lock();
+        let Some(c) = inner.clients.get_mut(&id) else {
+            return;
+        };
+        c.realname = realname.to_string();
+        let msg = Relay::new(line(&c.prefix(), "SETNAME", &[], Some(realname)));
+        let mut targets = inner.neighbours(id);
+        targets.insert(id);
+        send_capable(&inner.clients, &targets, Cap::Setname, &msg);
     }
 
     /// The nick of the registered client using `nick`, spelled as it was set.
@@ -375,9 +468,10 @@ impl State {
     /// Sends a WALLOPS line to every client with user mode `+w`.
     pub fn wallops(&self, msg: &Bytes) {
         let inner = self.lock();
+        let msg = Relay::new(msg.clone());
         for c in inner.clients.values() {
             if c.registered && c.modes.wallops {
-                c.outbox.send(msg.clone());
+                c.outbox.send(msg.for_caps(c.caps));
             }
         }
     }

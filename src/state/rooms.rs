@@ -4,10 +4,10 @@
 
 use std::time::Instant;
 
-use bytes::Bytes;
-
-use super::{Client, ClientId, Inner, State, send_all};
+use super::{Client, ClientId, Inner, State, send_all, send_capable};
+use crate::caps::Cap;
 use crate::message::line;
+use crate::relay::Relay;
 use crate::names::room_key;
 use crate::room::modes::{Mode, ModeChange};
 use crate::room::{Actor, JoinRefusal, ListEntry, ModeOutcome, Room, SpeakRefusal, Topic};
@@ -79,9 +79,13 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    /// Member nicks with prefixes; invisible members are left out for outsiders.
+    /// Member nicks with prefixes as `viewer`'s capabilities ask (all prefixes with
+    /// multi-prefix, `nick!user@host` with userhost-in-names); invisible members are left
+    /// out for outsiders.
     fn member_names(&self, room: &Room, viewer: ClientId) -> Vec<String> {
         let inside = room.is_member(viewer);
+        let caps = self.clients.get(&viewer).map(|c| c.caps).unwrap_or_default();
+        let full = caps.has(Cap::UserhostInNames);
         room.members
             .iter()
             .filter_map(|(id, m)| {
@@ -89,11 +93,12 @@ impl Inner {
                 if !inside && c.modes.invisible {
                     return None;
                 }
-                Some(format!(
-                    "{}{}",
-                    m.prefix(),
-                    c.nick.as_deref().unwrap_or("*")
-                ))
+                let who = if full {
+                    c.prefix()
+                } else {
+                    c.nick.clone().unwrap_or_else(|| "*".into())
+                };
+                Some(format!("{}{who}", m.prefixes_for(caps)))
             })
             .collect()
     }
@@ -140,8 +145,30 @@ impl State {
             c.rooms.insert(key_name.clone());
         }
         let room = &inner.rooms[&key_name];
-        let msg = line(&mask, "JOIN", &[&room.name], None);
-        send_all(&inner.clients, room.members.keys(), &msg);
+        let joiner = &inner.clients[&id];
+        let plain = Relay::new(line(&mask, "JOIN", &[&room.name], None));
+        // extended-join: `JOIN #room <account> :<realname>`; no accounts here, so `*`.
+        let extended = Relay::new(line(
+            &mask,
+            "JOIN",
+            &[&room.name, "*"],
+            Some(&joiner.realname),
+        ));
+        for member in room.members.keys() {
+            if let Some(c) = inner.clients.get(member) {
+                let msg = if c.caps.has(Cap::ExtendedJoin) {
+                    &extended
+                } else {
+                    &plain
+                };
+                c.outbox.send(msg.for_caps(c.caps));
+            }
+        }
+        if let Some(away) = &joiner.away {
+            let msg = Relay::new(line(&mask, "AWAY", &[], Some(away)));
+            let others = room.members.keys().filter(|m| **m != id);
+            send_capable(&inner.clients, others, Cap::AwayNotify, &msg);
+        }
         Ok(Some(Joined {
             room: room.name.clone(),
             topic: room.topic.clone(),
@@ -158,7 +185,7 @@ impl State {
         if !room.is_member(id) {
             return Err(RoomError::NotInRoom);
         }
-        let msg = line(&inner.prefix_of(id), "PART", &[&room.name], reason);
+        let msg = Relay::new(line(&inner.prefix_of(id), "PART", &[&room.name], reason));
         send_all(&inner.clients, room.members.keys(), &msg);
         inner.leave_room(id, &key);
         Ok(())
@@ -189,7 +216,7 @@ impl State {
         if !room.is_member(target_id) {
             return Err(RoomError::TargetNotInRoom(target_nick));
         }
-        let msg = line(&mask, "KICK", &[&room.name, &target_nick], Some(reason));
+        let msg = Relay::new(line(&mask, "KICK", &[&room.name, &target_nick], Some(reason)));
         send_all(&inner.clients, room.members.keys(), &msg);
         let display = room.name.clone();
         inner.leave_room(target_id, &key);
@@ -221,8 +248,22 @@ impl State {
             return Err(RoomError::TargetInRoom(target_nick));
         }
         let display = room.name.clone();
-        let msg = line(&mask, "INVITE", &[&target_nick, &display], None);
-        inner.clients[&target_id].outbox.send(msg);
+        let msg = Relay::new(line(&mask, "INVITE", &[&target_nick, &display], None));
+        let target_caps = inner.clients[&target_id].caps;
+        inner.clients[&target_id]
+            .outbox
+            .send(msg.for_caps(target_caps));
+        // invite-notify: members who enabled it and could invite too (everyone, or only
+        // operators in a +i room, as ergo does) see the INVITE.
+        let watchers = room.members.iter().filter(|(m, member)| {
+            **m != id && (!room.modes.invite_only || member.op)
+        });
+        send_capable(
+            &inner.clients,
+            watchers.map(|(m, _)| m),
+            Cap::InviteNotify,
+            &msg,
+        );
         if let Some(room) = inner.rooms.get_mut(&room_key(name)) {
             room.invite(target_id);
         }
@@ -268,15 +309,16 @@ impl State {
         Ok(room.name.clone())
     }
 
-    /// Sends `msg` to every current member of a room except `except`.
-    pub fn deliver_to_room(&self, name: &str, msg: &Bytes, except: ClientId) {
+    /// Sends `msg` to every current member of a room except `except` (only to those that
+    /// enabled `needs`, when given: TAGMSG goes to message-tags clients only).
+    pub fn deliver_to_room(&self, name: &str, msg: &Relay, except: ClientId, needs: Option<Cap>) {
         let inner = self.lock();
         if let Some(room) = inner.rooms.get(&room_key(name)) {
-            send_all(
-                &inner.clients,
-                room.members.keys().filter(|m| **m != except),
-                msg,
-            );
+            let others = room.members.keys().filter(|m| **m != except);
+            match needs {
+                Some(cap) => send_capable(&inner.clients, others, cap, msg),
+                None => send_all(&inner.clients, others, msg),
+            }
         }
     }
 
@@ -356,7 +398,7 @@ impl State {
             set_by: nick,
             set_at: chrono::Utc::now().timestamp(),
         });
-        let msg = line(&mask, "TOPIC", &[&room.name], Some(text));
+        let msg = Relay::new(line(&mask, "TOPIC", &[&room.name], Some(text)));
         let room = &inner.rooms[&room_key(name)];
         send_all(&inner.clients, room.members.keys(), &msg);
         Ok(())
@@ -408,7 +450,7 @@ impl State {
             let (modes, params) = crate::room::render_changes(&outcome.applied);
             let mut middle: Vec<&str> = vec![&room.name, &modes];
             middle.extend(params.iter().map(String::as_str));
-            let msg = line(&mask, "MODE", &middle, None);
+            let msg = Relay::new(line(&mask, "MODE", &middle, None));
             send_all(clients, room.members.keys(), &msg);
         }
         let lists = outcome
@@ -447,7 +489,7 @@ impl State {
                     format!("Idle for {limit} seconds (room mode +W)")
                 };
                 let nick = inner.nick_of(id);
-                let msg = line(server, "KICK", &[&room.name, &nick], Some(&reason));
+                let msg = Relay::new(line(server, "KICK", &[&room.name, &nick], Some(&reason)));
                 send_all(&inner.clients, room.members.keys(), &msg);
                 inner.leave_room(id, &key);
                 removed += 1;

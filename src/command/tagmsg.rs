@@ -1,0 +1,65 @@
+//! TAGMSG: a message made only of tags (`+typing=active`, `+draft/react=👍`), relayed to
+//! room members and nicks that enabled `message-tags`, never archived.
+
+use super::{Flow, Reject, required};
+use crate::caps::Cap;
+use crate::message::{Message, line};
+use crate::relay::{Relay, ephemeral_msgid};
+use crate::session::Session;
+
+/// `@+typing=active TAGMSG <target>[,<target>...]`
+pub struct Tagmsg {
+    targets: Vec<String>,
+    client_tags: String,
+}
+
+impl Tagmsg {
+    /// Needs a target (461 otherwise).
+    pub fn parse_frames(msg: &Message) -> Result<Tagmsg, Reject> {
+        let targets = required(msg, 0, "@+tag=value TAGMSG <#room|nick>")?;
+        Ok(Tagmsg {
+            targets: super::message_targets(targets)?,
+            client_tags: crate::tags::client_only(&msg.tags),
+        })
+    }
+
+    /// Relays to each target under the same rules as PRIVMSG (+m, +n, bans); the sender
+    /// gets its echo with echo-message.
+    pub fn apply(self, s: &mut Session) -> Flow {
+        let prefix = s.prefix();
+        for target in &self.targets {
+            let to_room = target.starts_with('#') || s.ctx.state.find_nick(target).is_none();
+            let relay = if to_room {
+                let Some(room) = super::speakable_room(s, &prefix, target, false) else {
+                    continue;
+                };
+                let relay = self.relay(&prefix, &room);
+                s.ctx
+                    .state
+                    .deliver_to_room(&room, &relay, s.id, Some(Cap::MessageTags));
+                relay
+            } else {
+                let Some(nick) = s.ctx.state.nick_display(target) else {
+                    s.numeric("401", &[target], "No such nick or room");
+                    continue;
+                };
+                let relay = self.relay(&prefix, &nick);
+                let _ = s
+                    .ctx
+                    .state
+                    .deliver_to_nick(&nick, &relay, Some(Cap::MessageTags));
+                relay
+            };
+            if s.caps.has(Cap::EchoMessage) && s.caps.has(Cap::MessageTags) {
+                s.send(relay.for_caps(s.caps));
+            }
+        }
+        Flow::Continue
+    }
+
+    fn relay(&self, prefix: &str, target: &str) -> Relay {
+        Relay::new(line(prefix, "TAGMSG", &[target], None))
+            .with_msgid(ephemeral_msgid())
+            .with_client_tags(self.client_tags.clone())
+    }
+}

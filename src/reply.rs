@@ -1,0 +1,123 @@
+//! One path for a command's replies: IRCv3 `labeled-response` and `batch`.
+//!
+//! While a labeled command runs, every line queued to the commanding client's own outbox
+//! *from its own task* — numerics, its JOIN echo, NAMES, an echo-message — is captured
+//! instead of sent; when the command is done the lines go out labeled (one line), in a
+//! `labeled-response` batch (several), or as an `ACK` (none). Lines other clients cause
+//! meanwhile are not captured: they run on other tasks.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+
+use crate::message::line;
+use crate::tags::{escape, has_tag, with_tag};
+
+tokio::task_local! {
+    static CAPTURE: Capture;
+}
+
+#[derive(Clone)]
+struct Capture {
+    owner: usize,
+    lines: Arc<Mutex<Vec<Bytes>>>,
+}
+
+/// Takes `line` into the running capture if it is for the capturing client (`owner` is
+/// its outbox's identity); returns whether it was taken.
+pub(crate) fn capture(owner: usize, line: &Bytes) -> bool {
+    CAPTURE
+        .try_with(|c| {
+            if c.owner != owner {
+                return false;
+            }
+            c.lines
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line.clone());
+            true
+        })
+        .unwrap_or(false)
+}
+
+/// Runs `fut` capturing the lines queued to the outbox identified by `owner`.
+pub async fn captured<F: Future>(owner: usize, fut: F) -> (F::Output, Vec<Bytes>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let capture = Capture {
+        owner,
+        lines: lines.clone(),
+    };
+    let out = CAPTURE.scope(capture, fut).await;
+    let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
+    (out, lines)
+}
+
+/// A batch reference tag unique within the server's life.
+pub fn batch_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("b{n:x}")
+}
+
+/// Wraps `lines` in a batch: `BATCH +id kind params...`, each line tagged `batch=id`
+/// (lines of a nested batch keep theirs), `BATCH -id`.
+pub fn batch(server: &str, kind: &str, params: &[&str], lines: Vec<Bytes>) -> Vec<Bytes> {
+    let id = batch_id();
+    let start = format!("+{id}");
+    let mut middle = vec![start.as_str(), kind];
+    middle.extend_from_slice(params);
+    let tag = format!("batch={id}");
+    let mut out = Vec::with_capacity(lines.len() + 2);
+    out.push(line(server, "BATCH", &middle, None));
+    for l in lines {
+        out.push(if has_tag(&l, "batch") {
+            l
+        } else {
+            with_tag(&l, &tag)
+        });
+    }
+    out.push(line(server, "BATCH", &[&format!("-{id}")], None));
+    out
+}
+
+/// The labeled form of a command's captured replies (labeled-response): `ACK` when there
+/// were none, the one line labeled, or a labeled `labeled-response` batch.
+pub fn labeled(server: &str, label: &str, lines: Vec<Bytes>) -> Vec<Bytes> {
+    let tag = format!("label={}", escape(label));
+    match lines.len() {
+        0 => vec![with_tag(&line(server, "ACK", &[], None), &tag)],
+        1 => vec![with_tag(&lines[0], &tag)],
+        _ => {
+            let mut out = batch(server, "labeled-response", &[], lines);
+            out[0] = with_tag(&out[0], &tag);
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn captures_only_the_owner_and_labels() {
+        let a = Bytes::from_static(b":s 001 a :hi\r\n");
+        let ((), lines) = captured(7, async {
+            assert!(capture(7, &a));
+            assert!(!capture(8, &a));
+        })
+        .await;
+        assert_eq!(lines, vec![a.clone()]);
+        assert!(!capture(7, &a), "no capture outside the scope");
+        assert_eq!(
+            labeled("s", "x", vec![]),
+            vec![Bytes::from_static(b"@label=x :s ACK\r\n")]
+        );
+        let out = labeled("s", "x", vec![a.clone(), a]);
+        assert_eq!(out.len(), 4);
+        assert!(out[0].starts_with(b"@label=x :s BATCH +"));
+        assert!(out[1].starts_with(b"@batch=b"));
+    }
+}
