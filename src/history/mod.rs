@@ -7,10 +7,10 @@
 //! the reference. No file is ever loaded whole. The functions are synchronous std I/O,
 //! meant for `tokio::task::spawn_blocking`.
 //!
-//! * [`file`]: one file — sync points, binary search, forward/backward rows;
-//! * [`sequence`]: a room's current and rotated files as one sequence;
-//! * [`msgid`]: stable message ids derived from the row;
-//! * [`wire`]: making stored text and names safe to send.
+//! * `file`: one file — sync points, binary search, forward/backward rows;
+//! * `sequence`: a room's current and rotated files as one sequence;
+//! * `msgid`: stable message ids derived from the row;
+//! * `wire`: making stored text and names safe to send.
 //!
 //! Text comes back as stored; pass it through [`wire_text`] / [`wire_nick`] before it
 //! goes on the wire.
@@ -66,8 +66,12 @@ pub enum Reference {
 /// [`Selector::Around`]'s.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Selector {
-    /// The newest `limit` messages, only those after `after` (exclusive) when given (`LATEST <target> *|ref limit`).
-    Latest { after: Option<Reference> },
+    /// The newest `limit` messages, only those after `after` (exclusive) when given
+    /// (`LATEST <target> *|ref limit`).
+    Latest {
+        /// The reference of `LATEST <target> ref`; `None` for `*`.
+        after: Option<Reference>,
+    },
     /// The `limit` messages just before the reference.
     Before(Reference),
     /// The `limit` messages just after the reference.
@@ -206,14 +210,27 @@ fn resolve(seq: &Sequence, key: &str, reference: &Reference) -> io::Result<Optio
             }
             return Ok(Some(Anchor {
                 before: start,
-                after: seq.seek_ge(millis.saturating_add(1))?,
+                after: first_after(seq, start, millis)?,
             }));
         }
     };
+    let before = seq.seek_ge(millis)?;
     Ok(Some(Anchor {
-        before: seq.seek_ge(millis)?,
-        after: seq.seek_ge(millis.saturating_add(1))?,
+        before,
+        after: first_after(seq, before, millis)?,
     }))
+}
+
+/// Start of the first row from `from` on that is newer than `millis` (or the end): the
+/// rows sharing one millisecond are few, so this beats a second binary search.
+fn first_after(seq: &Sequence, from: Pos, millis: i64) -> io::Result<Pos> {
+    let mut rows = seq.forward(from);
+    while let Some(row) = rows.next()? {
+        if row.millis > millis {
+            return Ok(row.start);
+        }
+    }
+    Ok(seq.end())
 }
 
 /// The rows as messages of the room whose folded key is `key`.
