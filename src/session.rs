@@ -170,14 +170,22 @@ impl Session {
         } else {
             0
         };
-        if tag_bytes > crate::tags::MAX_CLIENT_TAG_BYTES || text.len() - tag_bytes > max {
+        if tag_bytes > crate::tags::MAX_CLIENT_TAG_BYTES {
             self.numeric(
                 "417",
                 &[],
                 &format!(
-                    "Input line was too long (the limits are {} bytes of tags and {max} bytes of message); it was ignored",
-                    crate::tags::MAX_CLIENT_TAG_BYTES
+                    "Message tags were too long (the limit is {} bytes); the line was ignored",
+                    crate::tags::MAX_CLIENT_TAG_BYTES - 2
                 ),
+            );
+            return Flow::Continue;
+        }
+        if text.len() - tag_bytes > max {
+            self.numeric(
+                "417",
+                &[],
+                &format!("Input line was too long (the limit is {max} bytes); it was ignored"),
             );
             return Flow::Continue;
         }

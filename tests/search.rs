@@ -600,7 +600,7 @@ fn server_search_answers_the_requester_alone_from_its_own_room() {
     let hits: Vec<&String> = answer.iter().filter(|l| l.contains("<")).collect();
     assert_eq!(hits.len(), 1, "{answer:?}");
     assert!(
-        hits[0].starts_with(":linechat NOTICE alice :#general [")
+        hits[0].starts_with(":linechat NOTICE #general :[")
             && hits[0].ends_with("] <alice> the deploy is done"),
         "{}",
         hits[0]
