@@ -69,12 +69,28 @@ impl Outbox {
     }
 
     /// Queues a line; returns false (and flags the client) when the sendq is exceeded.
+    /// While this client's own labeled command runs, the line is taken as one of its
+    /// replies instead (see [`crate::reply`]).
     pub fn send(&self, line: Bytes) -> bool {
         if self.shared.closing.load(Ordering::Relaxed) {
             return false;
         }
         if crate::reply::capture(self.owner_key(), &line) {
             return true;
+        }
+        self.enqueue(line)
+    }
+
+    /// Queues a message delivered to this client (a PRIVMSG, NOTICE or TAGMSG naming it):
+    /// never one of its labeled replies, even when it messaged itself — then the echo is
+    /// the reply and this is the delivery (labeled-response, echo-message).
+    pub fn deliver(&self, line: Bytes) -> bool {
+        self.enqueue(line)
+    }
+
+    fn enqueue(&self, line: Bytes) -> bool {
+        if self.shared.closing.load(Ordering::Relaxed) {
+            return false;
         }
         let len = line.len();
         let before = self.shared.queued.fetch_add(len, Ordering::Relaxed);

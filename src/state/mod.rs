@@ -354,7 +354,7 @@ impl State {
         let inner = self.lock();
         let (_, client) = inner.registered(nick).ok_or(StateError::NoSuchNick)?;
         if needs.is_none_or(|cap| client.caps.has(cap)) {
-            client.outbox.send(msg.for_caps(client.caps));
+            client.outbox.deliver(msg.for_caps(client.caps));
         }
         Ok(client.away.clone())
     }

@@ -131,6 +131,26 @@ impl TestServer {
         c
     }
 
+    /// A client that negotiated `caps` (`CAP LS 302`, `CAP REQ`, `CAP END`) and registered
+    /// as `nick`, with the welcome burst read.
+    pub fn cap_client(&self, nick: &str, caps: &[&str]) -> Client {
+        let mut c = self.connect();
+        c.send("CAP LS 302");
+        while c.expect(" CAP * LS ").contains(" LS * ") {}
+        c.send(&format!("NICK {nick}"));
+        c.send(&format!("USER {nick} 0 * :{nick}"));
+        if !caps.is_empty() {
+            let list = caps.join(" ");
+            c.send(&format!("CAP REQ :{list}"));
+            let ack = c.expect(" CAP ");
+            assert!(ack.ends_with(&format!(" ACK :{list}")), "{ack}");
+        }
+        c.send("CAP END");
+        c.expect(" 001 ");
+        c.expect_any(&[" 376 ", " 422 "]);
+        c
+    }
+
     /// Registers each nick and joins it to `room`, in order; on return every client has
     /// read its welcome, its names list and the JOINs of those after it.
     pub fn members<const N: usize>(&self, room: &str, nicks: [&str; N]) -> [Client; N] {
@@ -326,4 +346,34 @@ pub fn read_archive(path: &Path) -> Vec<(String, String, String)> {
             (r[0].to_string(), r[1].to_string(), r[2].to_string())
         })
         .collect()
+}
+
+/// A received line's IRCv3 tags (values unescaped) and the line without them.
+pub fn split_tags(line: &str) -> (std::collections::BTreeMap<String, String>, &str) {
+    let mut tags = std::collections::BTreeMap::new();
+    let Some(tagged) = line.strip_prefix('@') else {
+        return (tags, line);
+    };
+    let (section, rest) = tagged.split_once(' ').unwrap_or((tagged, ""));
+    for item in section.split(';') {
+        let (key, raw) = item.split_once('=').unwrap_or((item, ""));
+        let mut value = String::new();
+        let mut chars = raw.chars();
+        while let Some(c) = chars.next() {
+            if c != '\\' {
+                value.push(c);
+                continue;
+            }
+            match chars.next() {
+                Some(':') => value.push(';'),
+                Some('s') => value.push(' '),
+                Some('r') => value.push('\r'),
+                Some('n') => value.push('\n'),
+                Some(other) => value.push(other),
+                None => {}
+            }
+        }
+        tags.insert(key.to_string(), value);
+    }
+    (tags, rest)
 }
