@@ -743,3 +743,510 @@ fn a_refused_message_is_not_echoed() {
     assert!(got[0].starts_with(":linechat 404 baz #quiet :"), "{got:?}");
     assert!(op.sync().iter().all(|l| !l.contains("may I?")));
 }
+
+// ---------------------------------------------------------------------------------------
+// MONITOR
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn isupport_advertises_monitor_and_its_limit() {
+    let server = TestServer::start(&[]);
+    let mut c = server.connect();
+    c.send("NICK foo");
+    c.send("USER foo 0 * :foo");
+    let mut tokens = Vec::new();
+    loop {
+        let line = c.next_line().unwrap();
+        if line.contains(" 005 ") {
+            tokens.extend(line.split(' ').map(str::to_string));
+        }
+        if line.contains(" 376 ") || line.contains(" 422 ") {
+            break;
+        }
+    }
+    assert!(tokens.iter().any(|t| t == "MONITOR=100"), "{tokens:?}");
+}
+
+#[test]
+fn monitor_reports_a_nick_coming_online_and_going_offline() {
+    let server = TestServer::start(&[]);
+    let mut foo = server.client("foo");
+    foo.send("MONITOR + bar");
+    assert_eq!(foo.next_line().unwrap(), ":linechat 731 foo :bar");
+    let mut bar = server.client("bar");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        ":linechat 730 foo :bar!bar@127.0.0.1"
+    );
+    bar.send("QUIT :bye");
+    bar.read_to_close();
+    assert_eq!(foo.next_line().unwrap(), ":linechat 731 foo :bar");
+    let _bar = server.client("bar");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        ":linechat 730 foo :bar!bar@127.0.0.1"
+    );
+}
+
+#[test]
+fn monitor_plus_answers_730_for_online_and_731_for_offline_nicks() {
+    let server = TestServer::start(&[]);
+    let mut foo = server.client("foo");
+    let _bar = server.client("bar");
+    foo.send("MONITOR + bar,baz");
+    assert_eq!(
+        foo.sync(),
+        [
+            ":linechat 730 foo :bar!bar@127.0.0.1",
+            ":linechat 731 foo :baz"
+        ]
+    );
+    foo.send("MONITOR S");
+    assert_eq!(
+        foo.sync(),
+        [
+            ":linechat 730 foo :bar!bar@127.0.0.1",
+            ":linechat 731 foo :baz"
+        ]
+    );
+}
+
+#[test]
+fn monitor_minus_is_silent_and_stops_the_notices() {
+    let server = TestServer::start(&[]);
+    let mut foo = server.client("foo");
+    foo.send("MONITOR + bar");
+    foo.sync();
+    let mut bar = server.client("bar");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        ":linechat 730 foo :bar!bar@127.0.0.1"
+    );
+    foo.send("MONITOR - bar");
+    assert!(foo.sync().is_empty());
+    bar.send("QUIT :bye");
+    bar.read_to_close();
+    let _again = server.client("bar");
+    assert!(foo.sync().is_empty());
+}
+
+#[test]
+fn monitor_takes_nicks_not_masks() {
+    let server = TestServer::start(&[]);
+    let mut foo = server.client("foo");
+    foo.send("MONITOR + *!username@localhost");
+    foo.send("MONITOR + *!username@127.0.0.1");
+    assert_eq!(
+        foo.sync(),
+        [
+            ":linechat 731 foo :*!username@localhost",
+            ":linechat 731 foo :*!username@127.0.0.1"
+        ]
+    );
+    let _bar = server.client("bar");
+    assert!(foo.sync().is_empty());
+}
+
+#[test]
+fn one_watcher_removing_a_nick_leaves_the_other_watching() {
+    let server = TestServer::start(&[]);
+    let mut foo = server.client("foo");
+    let mut bar = server.client("bar");
+    foo.send("MONITOR + qux");
+    bar.send("MONITOR + qux");
+    foo.sync();
+    bar.sync();
+    bar.send("MONITOR - qux");
+    assert!(bar.sync().is_empty());
+    let _qux = server.client("qux");
+    assert_eq!(foo.sync(), [":linechat 730 foo :qux!qux@127.0.0.1"]);
+    assert!(bar.sync().is_empty());
+}
+
+#[test]
+fn monitor_list_and_clear() {
+    let server = TestServer::start(&[]);
+    let mut bar = server.client("bar");
+    bar.send("MONITOR L");
+    assert_eq!(bar.sync(), [":linechat 733 bar :End of MONITOR list"]);
+    bar.send("MONITOR + qux");
+    bar.send("MONITOR + bazbat,Qux");
+    bar.sync();
+    bar.send("MONITOR L");
+    assert_eq!(
+        bar.sync(),
+        [
+            ":linechat 732 bar :bazbat,qux",
+            ":linechat 733 bar :End of MONITOR list"
+        ]
+    );
+    bar.send("MONITOR - qux");
+    bar.send("MONITOR L");
+    assert_eq!(
+        bar.sync(),
+        [
+            ":linechat 732 bar :bazbat",
+            ":linechat 733 bar :End of MONITOR list"
+        ]
+    );
+    bar.send("MONITOR C");
+    bar.send("MONITOR L");
+    assert_eq!(bar.sync(), [":linechat 733 bar :End of MONITOR list"]);
+    let _bazbat = server.client("bazbat");
+    assert!(bar.sync().is_empty());
+}
+
+#[test]
+fn nick_changes_count_as_online_and_offline_but_case_changes_do_not() {
+    let server = TestServer::start(&[]);
+    let mut bar = server.client("bar");
+    bar.send("MONITOR + qux");
+    bar.sync();
+    let mut baz = server.client("baz");
+    assert!(bar.sync().is_empty());
+    baz.send("NICK qux");
+    baz.expect(" NICK ");
+    assert_eq!(bar.sync(), [":linechat 730 bar :qux!baz@127.0.0.1"]);
+    baz.send("NICK QUX");
+    baz.expect(" NICK ");
+    assert!(bar.sync().is_empty());
+    baz.send("NICK bazbat");
+    baz.expect(" NICK ");
+    assert_eq!(bar.sync(), [":linechat 731 bar :QUX"]);
+}
+
+#[test]
+fn the_monitor_list_is_bounded_with_734() {
+    let server = TestServer::start(&[]);
+    let mut foo = server.client("foo");
+    let first: Vec<String> = (0..60).map(|i| format!("n{i}")).collect();
+    let second: Vec<String> = (60..102).map(|i| format!("n{i}")).collect();
+    foo.send(&format!("MONITOR + {}", first.join(",")));
+    foo.send(&format!("MONITOR + {}", second.join(",")));
+    let got = foo.sync();
+    assert_eq!(
+        got.last().unwrap(),
+        ":linechat 734 foo 100 n100,n101 :Monitor list is full."
+    );
+    let offline: Vec<&str> = got
+        .iter()
+        .filter_map(|l| l.strip_prefix(":linechat 731 foo :"))
+        .flat_map(|l| l.split(','))
+        .collect();
+    assert_eq!(offline.len(), 100, "{got:?}");
+    assert!(got.iter().all(|l| l.len() <= 512));
+    foo.send("MONITOR");
+    assert!(
+        foo.next_line()
+            .unwrap()
+            .starts_with(":linechat 461 foo MONITOR :")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// away-notify, extended-join, multi-prefix, userhost-in-names, setname, invite-notify
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn away_notify_tells_room_members_who_asked_for_it() {
+    let server = TestServer::start(&[]);
+    let mut foo = joined(&server, "foo", &["away-notify"], "#chan");
+    let mut plain = joined(&server, "plain", &[], "#chan");
+    let mut bar = joined(&server, "bar", &[], "#chan");
+    foo.sync();
+    plain.sync();
+    bar.send("AWAY :i'm going away");
+    bar.expect(" 306 ");
+    assert_eq!(foo.sync(), [":bar!bar@127.0.0.1 AWAY :i'm going away"]);
+    bar.send("AWAY");
+    bar.expect(" 305 ");
+    assert_eq!(foo.sync(), [":bar!bar@127.0.0.1 AWAY"]);
+    assert!(plain.sync().is_empty());
+}
+
+#[test]
+fn away_notify_tells_of_an_away_user_joining() {
+    let server = TestServer::start(&[]);
+    let mut foo = joined(&server, "foo", &["away-notify"], "#chan");
+    let mut plain = joined(&server, "plain", &[], "#chan");
+    foo.sync();
+    let mut bar = server.client("bar");
+    bar.send("AWAY :i'm already away");
+    bar.expect(" 306 ");
+    bar.send("JOIN #chan");
+    bar.expect(" 366 ");
+    assert_eq!(
+        foo.sync(),
+        [
+            ":bar!bar@127.0.0.1 JOIN #chan",
+            ":bar!bar@127.0.0.1 AWAY :i'm already away"
+        ]
+    );
+    assert_eq!(plain.sync(), [":bar!bar@127.0.0.1 JOIN #chan"]);
+}
+
+#[test]
+fn extended_join_adds_account_and_realname() {
+    let server = TestServer::start(&[]);
+    let mut foo = joined(&server, "foo", &["extended-join"], "#chan");
+    let mut plain = joined(&server, "plain", &[], "#chan");
+    foo.sync();
+    let mut bar = server.connect();
+    bar.send("NICK bar");
+    bar.send("USER b 0 * :Bar Realname");
+    bar.expect(" 001 ");
+    bar.send("JOIN #chan");
+    assert_eq!(bar.expect(" JOIN "), ":bar!b@127.0.0.1 JOIN #chan");
+    assert_eq!(foo.sync(), [":bar!b@127.0.0.1 JOIN #chan * :Bar Realname"]);
+    assert_eq!(plain.sync(), [":bar!b@127.0.0.1 JOIN #chan"]);
+    // The joiner's own echo is extended too when it asked.
+    let mut ext = server.cap_client("ext", &["extended-join"]);
+    ext.send("JOIN #chan");
+    assert_eq!(ext.expect(" JOIN "), ":ext!ext@127.0.0.1 JOIN #chan * :ext");
+}
+
+#[test]
+fn multi_prefix_shows_every_rank_in_names_and_who() {
+    let server = TestServer::start(&[]);
+    let mut foo = joined(&server, "foo", &["multi-prefix"], "#chan");
+    let mut plain = joined(&server, "plain", &[], "#chan");
+    foo.send("MODE #chan +v foo");
+    foo.expect(" MODE ");
+    foo.send("NAMES #chan");
+    assert_eq!(
+        foo.sync(),
+        [
+            ":linechat 353 foo = #chan :@+foo plain",
+            ":linechat 366 foo #chan :End of /NAMES list"
+        ]
+    );
+    foo.send("WHO #chan");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        ":linechat 352 foo #chan foo 127.0.0.1 linechat foo H@+ :0 foo"
+    );
+    plain.sync();
+    plain.send("NAMES #chan");
+    assert_eq!(
+        plain.next_line().unwrap(),
+        ":linechat 353 plain = #chan :@foo plain"
+    );
+    plain.send("WHO #chan");
+    assert_eq!(
+        plain.expect(" 352 "),
+        ":linechat 352 plain #chan foo 127.0.0.1 linechat foo H@ :0 foo"
+    );
+}
+
+#[test]
+fn userhost_in_names_lists_full_masks() {
+    let server = TestServer::start(&[]);
+    let _foo = joined(&server, "foo", &[], "#chan");
+    let mut bar = server.cap_client("bar", &["userhost-in-names", "multi-prefix"]);
+    bar.send("JOIN #chan");
+    assert_eq!(
+        bar.expect(" 353 "),
+        ":linechat 353 bar = #chan :@foo!foo@127.0.0.1 bar!bar@127.0.0.1"
+    );
+}
+
+#[test]
+fn setname_is_confirmed_and_seen_by_capable_room_members_only() {
+    let server = TestServer::start(&[]);
+    let mut foo = joined(&server, "foo", &["setname"], "#chan");
+    let mut bar = joined(&server, "bar", &["setname"], "#chan");
+    let mut baz = joined(&server, "baz", &[], "#chan");
+    foo.sync();
+    bar.sync();
+    foo.send("SETNAME qux");
+    assert_eq!(foo.next_line().unwrap(), ":foo!foo@127.0.0.1 SETNAME :qux");
+    assert_eq!(bar.next_line().unwrap(), ":foo!foo@127.0.0.1 SETNAME :qux");
+    assert!(baz.sync().is_empty());
+    foo.send("WHOIS foo");
+    assert_eq!(
+        foo.expect(" 311 "),
+        ":linechat 311 foo foo foo 127.0.0.1 * :qux"
+    );
+    foo.sync();
+    foo.send("SETNAME :with spaces too");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        ":foo!foo@127.0.0.1 SETNAME :with spaces too"
+    );
+}
+
+#[test]
+fn setname_refuses_an_invalid_realname() {
+    let server = TestServer::start(&[]);
+    let mut foo = server.cap_client("foo", &["setname"]);
+    foo.send(&format!("SETNAME :{}", "x".repeat(151)));
+    let fail = foo.next_line().unwrap();
+    assert!(
+        fail.starts_with(":linechat FAIL SETNAME INVALID_REALNAME :"),
+        "{fail}"
+    );
+    foo.send("SETNAME");
+    assert!(
+        foo.next_line()
+            .unwrap()
+            .starts_with(":linechat 461 foo SETNAME :")
+    );
+    foo.send("WHOIS foo");
+    assert_eq!(
+        foo.expect(" 311 "),
+        ":linechat 311 foo foo foo 127.0.0.1 * :foo"
+    );
+}
+
+#[test]
+fn invite_notify_tells_members_who_could_invite_too() {
+    let server = TestServer::start(&[]);
+    let mut ann = joined(&server, "ann", &["invite-notify"], "#r");
+    let mut ben = joined(&server, "ben", &["invite-notify"], "#r");
+    let mut cat = joined(&server, "cat", &[], "#r");
+    let mut dan = server.client("dan");
+    let mut eve = server.client("eve");
+    ann.sync();
+    ben.sync();
+    ann.send("INVITE dan #r");
+    assert_eq!(ann.sync(), [":linechat 341 ann dan #r"]);
+    assert_eq!(dan.next_line().unwrap(), ":ann!ann@127.0.0.1 INVITE dan #r");
+    assert_eq!(ben.sync(), [":ann!ann@127.0.0.1 INVITE dan #r"]);
+    assert!(cat.sync().is_empty());
+    // In an invite-only room only operators could invite, so only they are told.
+    ann.send("MODE #r +i");
+    ann.expect(" MODE ");
+    ben.sync();
+    cat.sync();
+    ann.send("INVITE eve #r");
+    ann.expect(" 341 ");
+    assert_eq!(eve.next_line().unwrap(), ":ann!ann@127.0.0.1 INVITE eve #r");
+    assert!(ben.sync().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// soju.im/search and SEARCH without a room
+// ---------------------------------------------------------------------------------------
+
+const SEARCHER: [&str; 4] = ["batch", "server-time", "message-tags", "soju.im/search"];
+
+#[test]
+fn soju_search_answers_in_a_batch_with_the_live_time_and_msgid() {
+    let server = TestServer::start(&[]);
+    let mut alice = joined(&server, "alice", &SEARCHER, "#dev");
+    let mut bob = joined(&server, "bob", &[], "#dev");
+    alice.sync();
+    bob.send("PRIVMSG #dev :deploy failed");
+    let live_fail = alice.expect(" PRIVMSG ");
+    bob.send("PRIVMSG #dev :lunch?");
+    alice.expect(" PRIVMSG ");
+    bob.send("PRIVMSG #dev :deploy fixed");
+    let live_fixed = alice.expect(" PRIVMSG ");
+
+    alice.send("SEARCH in=#dev;text=deploy");
+    let start = alice.next_line().unwrap();
+    assert!(start.ends_with(" soju.im/search"), "{start}");
+    let (_, inner) = read_batch(&mut alice, &start);
+    let expect = |live: &str, text: &str| {
+        format!(
+            "@msgid={};time={} :bob PRIVMSG #dev :{text}",
+            msgid_of(live),
+            time_of(live)
+        )
+    };
+    assert_eq!(
+        inner,
+        [
+            expect(&live_fail, "deploy failed"),
+            expect(&live_fixed, "deploy fixed")
+        ]
+    );
+
+    alice.send("SEARCH in=#dev;text=deploy;limit=1");
+    let start = alice.next_line().unwrap();
+    let (_, inner) = read_batch(&mut alice, &start);
+    assert_eq!(inner, [expect(&live_fixed, "deploy fixed")]);
+}
+
+#[test]
+fn soju_search_by_sender_and_time_without_text() {
+    let server = TestServer::start(&[]);
+    let mut alice = joined(&server, "alice", &SEARCHER, "#chan");
+    let mut jackie = joined(&server, "jackie", &[], "#chan");
+    alice.sync();
+    jackie.send("PRIVMSG #chan :Be what you want");
+    alice.expect(" PRIVMSG ");
+    alice.send("PRIVMSG #chan :not jackie");
+    jackie.expect(" PRIVMSG ");
+    alice.send("SEARCH from=jackie;in=#chan");
+    let start = alice.next_line().unwrap();
+    let (_, inner) = read_batch(&mut alice, &start);
+    assert_eq!(inner.len(), 1, "{inner:?}");
+    assert!(inner[0].ends_with(" :jackie PRIVMSG #chan :Be what you want"));
+    // Nothing that old: an empty batch, not an error.
+    alice.send("SEARCH before=2010-01-01T00:00:00.000Z;in=#chan");
+    let start = alice.next_line().unwrap();
+    assert!(start.ends_with(" soju.im/search"), "{start}");
+    let (_, inner) = read_batch(&mut alice, &start);
+    assert!(inner.is_empty(), "{inner:?}");
+}
+
+#[test]
+fn soju_search_refuses_bad_attributes_and_rooms_one_is_not_in() {
+    let server = TestServer::start(&[]);
+    let mut alice = joined(&server, "alice", &SEARCHER, "#dev");
+    let _bob = joined(&server, "bob", &[], "#private");
+    for (req, param) in [
+        ("SEARCH in=#dev;after=yesterday;text=x", "after"),
+        ("SEARCH in=#dev;text=x;limit=none", "limit"),
+        ("SEARCH in=#dev;text=x;colour=blue", "colour"),
+        ("SEARCH in=#private;text=x", "in"),
+    ] {
+        alice.send(req);
+        let fail = alice.next_line().unwrap();
+        assert!(
+            fail.starts_with(&format!(":linechat FAIL SEARCH INVALID_PARAMS {param} :")),
+            "{req}: {fail}"
+        );
+    }
+}
+
+#[test]
+fn search_words_without_a_room_searches_every_room_one_is_in() {
+    let server = TestServer::start(&[]);
+    let mut alice = server.client("alice");
+    alice.send("JOIN #one,#two");
+    alice.expect(" 366 alice #one ");
+    alice.expect(" 366 alice #two ");
+    let mut bob = server.client("bob");
+    bob.send("JOIN #one,#two,#three");
+    bob.expect(" 366 bob #three ");
+    for room in ["#one", "#two", "#three"] {
+        bob.send(&format!("PRIVMSG {room} :hello from {room}"));
+    }
+    bob.sync();
+    alice.sync();
+    alice.send("SEARCH hello");
+    let mut answer = Vec::new();
+    loop {
+        let line = alice.next_line().unwrap();
+        let end = line.contains("End of SEARCH");
+        answer.push(line);
+        if end {
+            break;
+        }
+    }
+    assert_eq!(answer.len(), 3, "{answer:?}");
+    for (line, room) in answer.iter().zip(["#one", "#two"]) {
+        let (head, text) = line.split_once(" :[").unwrap();
+        assert_eq!(head, format!(":linechat NOTICE {room}"));
+        assert!(
+            text.ends_with(&format!("] <bob> hello from {room}")),
+            "{line}"
+        );
+    }
+    assert_eq!(
+        answer[2],
+        ":linechat NOTICE alice :End of SEARCH your rooms: 2 matches"
+    );
+}

@@ -269,12 +269,8 @@ fn parse_soju(attrs: &str) -> Result<Search, Reject> {
             other => return Err(bad(other, "unknown search attribute")),
         }
     }
-    if search.query.trim().is_empty() && search.from.is_none() {
-        return Err(bad("text", "give text=<words> or from=<nick>"));
-    }
-    if search.query.trim().is_empty() {
-        search.query = "*".into();
-    }
+    // Every attribute is optional (`SEARCH from=jackie;in=#chan`): without `text` the
+    // query has no word clause and matches on the other attributes alone.
     Ok(search)
 }
 
