@@ -317,3 +317,90 @@ fn weechat_registers_autojoins_talks_and_quits() {
     assert_eq!(rows[0].1, "wee");
     assert_eq!(rows[1].2, "hi wee, from ben");
 }
+
+/// History survives a restart and reaches a real client: ben talks, the server restarts
+/// on the same log directory, and weechat joining afterwards shows ben's line with its
+/// original time (weechat negotiates batch and server-time, so the replay arrives as a
+/// `chathistory` batch and weechat logs it at the archived time).
+#[test]
+fn weechat_shows_the_replayed_history_after_a_restart() {
+    if !have("weechat-headless") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install weechat-headless"
+        );
+        eprintln!("skipping: weechat-headless is not installed");
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let logs = home.path().join("logs-server");
+    // A row from two hours ago, so the time weechat shows can only be the archived one.
+    let earlier = chrono::Utc::now() - chrono::Duration::hours(2);
+    let earlier = earlier.format("%Y-%m-%dT%H:%M:%S").to_string();
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("history_r.csv"),
+        format!("timestamp,username,message\n{earlier}.000Z,carol,two hours ago\n"),
+    )
+    .unwrap();
+    {
+        let server = TestServer::start_in(&logs, &[]);
+        let mut ben = server.client("ben");
+        ben.send("JOIN #r");
+        ben.expect(" 366 ");
+        ben.send("PRIVMSG #r :said before the restart");
+        ben.send("PRIVMSG #r :\u{1}ACTION waves before the restart\u{1}");
+        ben.sync();
+    }
+    let rows = common::read_archive(&logs.join("history_r.csv"));
+    assert_eq!(rows.len(), 3);
+    let server = TestServer::start_in(&logs, &[]);
+    let weechat_home = home.path().join("weechat");
+    let setup = format!(
+        "/set logger.file.flush_delay 0; /set logger.file.time_format \"%Y-%m-%dT%H:%M:%S\"; /server add lc 127.0.0.1/{} -notls -nicks=wee -autojoin=#r; /connect lc",
+        server.addr.port()
+    );
+    let mut weechat = Command::new("weechat-headless")
+        .arg("--dir")
+        .arg(&weechat_home)
+        .args(["-r", &setup])
+        .env("TZ", "UTC")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start weechat-headless");
+    let log = weechat_home.join("logs").join("irc.lc.#r.weechatlog");
+    let start = Instant::now();
+    // The archived time, to the second, as weechat's logger prints it.
+    let when = &rows[1].0[..19];
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let said = text
+            .lines()
+            .find(|l| l.contains("said before the restart"));
+        if let Some(said) = said {
+            // `TIME<tab>ben<tab>text`: shown as ben's own line (not a server notice), at
+            // the archived time.
+            assert_eq!(
+                said,
+                format!("{when}\tben\tsaid before the restart"),
+                "log:\n{text}"
+            );
+            assert!(
+                text.contains(&format!("{earlier}\tcarol\ttwo hours ago")),
+                "log:\n{text}"
+            );
+            if text.contains("ben waves before the restart") {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < GUARD,
+            "weechat never showed the replayed history; log:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = weechat.kill();
+    let _ = weechat.wait();
+}

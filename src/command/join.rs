@@ -89,9 +89,10 @@ impl Join {
     }
 }
 
-/// Sends the room's recent archived lines to the joiner: in a `chathistory` batch with
-/// `time` and `msgid` to clients with batch and server-time, as marked, timestamped
-/// NOTICEs (`[2026-11-26 10:15] <alice> hello`) to everyone else. Clients that
+/// Sends the room's recent archived lines to the joiner: as the original PRIVMSGs with
+/// their archived `time` (and `msgid`, in a `chathistory` batch when the client has batch)
+/// to clients with server-time; as marked, timestamped NOTICEs
+/// (`[2026-11-26 10:15] <alice> hello`) to everyone else. Clients that
 /// negotiated draft/chathistory fetch history themselves and get none (as ergo does).
 async fn replay(s: &Session, room: &str) {
     let lines = s.ctx.settings.history_replay_lines;
@@ -117,7 +118,9 @@ async fn replay(s: &Session, room: &str) {
     if rows.is_empty() {
         return;
     }
-    if s.caps.has(Cap::Batch) && s.caps.has(Cap::ServerTime) {
+    // With server-time the lines carry their archived time, so they read as history even
+    // without batch (weechat 3.8 takes server-time but not batch), as InspIRCd does.
+    if s.caps.has(Cap::ServerTime) {
         let lines = rows
             .iter()
             .map(|m| playback::relay(room, m).for_caps(s.caps))
