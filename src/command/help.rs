@@ -20,7 +20,8 @@ const INDEX: &[&str] = &[
     "  MODE <#room> [+-modes args]    show or change room modes (HELP MODE)",
     "  KICK <#room> <nick> [reason]   remove someone from a room (operators)",
     "  INVITE <nick> <#room>          invite someone into a room",
-    "  SEARCH <#room> <words> [since DATE] [until DATE]  search a room's history",
+    "  SEARCH [#room] <words> [since DATE] [until DATE]  search your rooms' history",
+    "  CHATHISTORY  MONITOR  TAGMSG  SETNAME  (IRCv3, for IRC clients; HELP <command>)",
     "  WHO <mask|#room>  WHOIS <nick>  WHOWAS <nick>  ISON <nick...>  USERHOST <nick...>",
     "  AWAY [message]  LUSERS  MOTD  TIME  VERSION  ADMIN  INFO  LINKS  PING <token>",
     "  OPER <name> <password>  KILL <nick> [reason]  WALLOPS <text>  (server operators)",
@@ -149,8 +150,38 @@ const PAGES: &[(&str, &[&str])] = &[
     (
         "SEARCH",
         &[
-            "SEARCH <#room> <words> [since DATE] [until DATE]",
-            "Search a room's archive: \"a phrase\", -word to exclude, user:nick; dates like 2026-11-01 (UTC).",
+            "SEARCH [#room] <words> [since DATE] [until DATE]",
+            "Search a room's archive (every room you are in without one): \"a phrase\", -word to exclude,",
+            "user:nick; dates like 2026-11-01 (UTC). Clients: SEARCH in=#room;text=words (soju.im/search).",
+        ],
+    ),
+    (
+        "CHATHISTORY",
+        &[
+            "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <#room> <*|timestamp=T|msgid=ID> <limit>",
+            "CHATHISTORY BETWEEN <#room> <ref> <ref> <limit>   CHATHISTORY TARGETS <ts> <ts> <limit>",
+            "A room's archived messages, in a chathistory batch (IRCv3 draft/chathistory). Members only.",
+        ],
+    ),
+    (
+        "MONITOR",
+        &[
+            "MONITOR + nick[,nick] | - nick[,nick] | C | L | S",
+            "Be told (730/731) when nicks come online or go offline; up to 100 nicks.",
+        ],
+    ),
+    (
+        "TAGMSG",
+        &[
+            "@+typing=active TAGMSG <#room|nick>",
+            "Send only tags (typing, reactions) to clients with message-tags; never archived.",
+        ],
+    ),
+    (
+        "SETNAME",
+        &[
+            "SETNAME :<real name>",
+            "Change your real name; clients with the setname capability see it.",
         ],
     ),
     (
