@@ -16,6 +16,8 @@ pub struct Relay {
     msgid: Option<String>,
     /// Client-only tags, escaped and joined (`+typing=active`), or empty.
     client_tags: String,
+    /// Sent by a client with user mode `+B`: tagged `bot` for message-tags clients.
+    bot: bool,
     /// Rendered forms: [plain, time, tags, time+tags].
     rendered: [OnceCell<Bytes>; 4],
 }
@@ -49,6 +51,7 @@ impl Relay {
             time,
             msgid: None,
             client_tags: String::new(),
+            bot: false,
             rendered: Default::default(),
         }
     }
@@ -62,6 +65,12 @@ impl Relay {
     /// Adds client-only tags (already escaped) relayed to clients with `message-tags`.
     pub fn with_client_tags(mut self, tags: String) -> Relay {
         self.client_tags = tags;
+        self
+    }
+
+    /// Marks the line as sent by a bot (IRCv3 bot mode: the `bot` tag).
+    pub fn from_bot(mut self, bot: bool) -> Relay {
+        self.bot = bot;
         self
     }
 
@@ -91,6 +100,9 @@ impl Relay {
         };
         if tags && !self.client_tags.is_empty() {
             add(&self.client_tags);
+        }
+        if tags && self.bot {
+            add("bot");
         }
         if tags && let Some(id) = &self.msgid {
             add(&format!("msgid={}", escape(id)));

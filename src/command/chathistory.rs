@@ -26,6 +26,8 @@ enum Request {
         selector: Selector,
         limit: usize,
     },
+    /// Rooms whose latest message falls strictly between `from` and `to` (either may be
+    /// the later one: the limit counts from `from`, as BETWEEN's does).
     Targets {
         from: i64,
         to: i64,
@@ -86,11 +88,7 @@ impl Chathistory {
             let (a, b) = (stamp(&p[1])?, stamp(&p[2])?);
             return Ok(Chathistory {
                 sub,
-                request: Request::Targets {
-                    from: a.min(b),
-                    to: a.max(b),
-                    limit,
-                },
+                request: Request::Targets { from: a, to: b, limit },
             });
         }
         let selector = match sub.as_str() {
@@ -175,8 +173,12 @@ async fn messages(s: &Session, sub: &str, target: &str, selector: Selector, limi
     }
 }
 
-/// The rooms the client is in whose latest message falls between the two times.
+/// The rooms the client is in whose latest message falls strictly between the two times,
+/// oldest first: the `limit` nearest `from` (the newest ones when `from` is the later
+/// time), each as `CHATHISTORY TARGETS <room> <time>` with a bare server-time timestamp,
+/// as ergo and soju send it.
 async fn targets(s: &Session, from: i64, to: i64, limit: usize) {
+    let (after, before) = (from.min(to), from.max(to));
     let rooms: Vec<String> = s
         .ctx
         .state
@@ -188,11 +190,15 @@ async fn targets(s: &Session, from: i64, to: i64, limit: usize) {
             .into_iter()
             .filter_map(|room| {
                 let latest = history::latest_millis(&dir, &room).ok()??;
-                (latest > from && latest < to).then_some((latest, room))
+                (latest > after && latest < before).then_some((latest, room))
             })
             .collect();
         out.sort();
-        out.truncate(limit);
+        if from > to {
+            out.drain(..out.len().saturating_sub(limit));
+        } else {
+            out.truncate(limit);
+        }
         out
     })
     .await
@@ -206,7 +212,7 @@ async fn targets(s: &Session, from: i64, to: i64, limit: usize) {
                 .state
                 .member_room(s.id, key)
                 .unwrap_or_else(|_| room_key(key));
-            let stamp = format!("timestamp={}", format_millis(*ms));
+            let stamp = format_millis(*ms);
             line(&server, "CHATHISTORY", &["TARGETS", &display, &stamp], None)
         })
         .collect();

@@ -147,7 +147,7 @@ impl Mode {
                 '+' => add = true,
                 '-' => add = false,
                 // +o comes only from OPER; asking for it is silently ignored, as on ircd.
-                'i' | 'w' | 'o' => changes.push((add, c)),
+                'i' | 'w' | 'o' | 'B' => changes.push((add, c)),
                 _ => unknown = true,
             }
         }
@@ -159,7 +159,7 @@ impl Mode {
             s.numeric(
                 "501",
                 &[],
-                "Unknown user mode: the user modes are i, w and o",
+                "Unknown user mode: the user modes are B, i, w and o",
             );
         }
     }

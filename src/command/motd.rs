@@ -63,7 +63,7 @@ pub fn welcome(s: &Session) {
     s.send(line(
         &server,
         "004",
-        &[&nick, &server, VERSION, "iow", &room_modes, &param_modes],
+        &[&nick, &server, VERSION, "Biow", &room_modes, &param_modes],
         None,
     ));
     send_isupport(s);
@@ -99,6 +99,9 @@ pub fn isupport_tokens(settings: &crate::config::Settings) -> Vec<String> {
         ),
         format!("MONITOR={}", crate::state::MONITOR_LIMIT),
         "UTF8ONLY".to_string(),
+        "WHOX".to_string(),
+        "BOT=B".to_string(),
+        "STATUSMSG=@+".to_string(),
         format!("CHATHISTORY={}", settings.chathistory_max),
         "MSGREFTYPES=msgid,timestamp".to_string(),
     ]

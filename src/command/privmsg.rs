@@ -59,15 +59,39 @@ impl Privmsg {
     /// an error reply, whatever goes wrong (RFC 2812).
     pub async fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
+        let bot = s.ctx.state.is_bot(s.id);
         for target in &self.targets {
+            if let Some(room) = target.strip_prefix(['@', '+']).filter(|r| r.starts_with('#')) {
+                self.to_rank(s, &prefix, bot, &target[..1], room);
+                continue;
+            }
             let to_room = target.starts_with('#') || s.ctx.state.find_nick(target).is_none();
             if to_room {
-                self.to_room(s, &prefix, target).await;
+                self.to_room(s, &prefix, bot, target).await;
             } else {
-                self.to_nick(s, &prefix, target);
+                self.to_nick(s, &prefix, bot, target);
             }
         }
         Flow::Continue
+    }
+
+    /// STATUSMSG: `@#room` reaches the room's operators, `+#room` its operators and voiced
+    /// members. Like a private message it is not archived (the archive has no audience).
+    fn to_rank(&self, s: &Session, prefix: &str, bot: bool, rank: &str, room: &str) {
+        let Some(room) = super::speakable_room(s, prefix, room, self.is_notice()) else {
+            return;
+        };
+        let target = format!("{rank}{room}");
+        let relay = Relay::new(line(prefix, self.command, &[&target], Some(&self.text)))
+            .with_msgid(ephemeral_msgid())
+            .with_client_tags(self.client_tags.clone())
+            .from_bot(bot);
+        s.ctx
+            .state
+            .deliver_to_rank(&room, rank == "+", &relay, s.id);
+        if s.caps.has(Cap::EchoMessage) {
+            s.send(relay.for_caps(s.caps));
+        }
     }
 
     fn is_notice(&self) -> bool {
@@ -81,7 +105,7 @@ impl Privmsg {
         }
     }
 
-    async fn to_room(&self, s: &Session, prefix: &str, target: &str) {
+    async fn to_room(&self, s: &Session, prefix: &str, bot: bool, target: &str) {
         let Some(room) = super::speakable_room(s, prefix, target, self.is_notice()) else {
             return;
         };
@@ -98,7 +122,8 @@ impl Privmsg {
             let msgid = crate::history::msgid(&room_for_delivery, millis, &author, &text);
             let relay = Relay::at(msg, stamp.to_string())
                 .with_msgid(msgid)
-                .with_client_tags(tags);
+                .with_client_tags(tags)
+                .from_bot(bot);
             ctx.state
                 .deliver_to_room(&room_for_delivery, &relay, id, None);
             let _ = echo_tx.send(relay);
@@ -130,14 +155,15 @@ impl Privmsg {
         }
     }
 
-    fn to_nick(&self, s: &Session, prefix: &str, target: &str) {
+    fn to_nick(&self, s: &Session, prefix: &str, bot: bool, target: &str) {
         let Some(nick) = s.ctx.state.nick_display(target) else {
             self.refuse(s, "401", &[target], "No such nick or room");
             return;
         };
         let relay = Relay::new(line(prefix, self.command, &[&nick], Some(&self.text)))
             .with_msgid(ephemeral_msgid())
-            .with_client_tags(self.client_tags.clone());
+            .with_client_tags(self.client_tags.clone())
+            .from_bot(bot);
         match s.ctx.state.deliver_to_nick(&nick, &relay, None) {
             Ok(away) => {
                 if s.caps.has(Cap::EchoMessage) {

@@ -27,13 +27,14 @@ impl Tagmsg {
     /// gets its echo with echo-message.
     pub fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
+        let bot = s.ctx.state.is_bot(s.id);
         for target in &self.targets {
             let to_room = target.starts_with('#') || s.ctx.state.find_nick(target).is_none();
             let relay = if to_room {
                 let Some(room) = super::speakable_room(s, &prefix, target, false) else {
                     continue;
                 };
-                let relay = self.relay(&prefix, &room);
+                let relay = self.relay(&prefix, &room, bot);
                 s.ctx
                     .state
                     .deliver_to_room(&room, &relay, s.id, Some(Cap::MessageTags));
@@ -43,7 +44,7 @@ impl Tagmsg {
                     s.numeric("401", &[target], "No such nick or room");
                     continue;
                 };
-                let relay = self.relay(&prefix, &nick);
+                let relay = self.relay(&prefix, &nick, bot);
                 let _ = s
                     .ctx
                     .state
@@ -57,9 +58,10 @@ impl Tagmsg {
         Flow::Continue
     }
 
-    fn relay(&self, prefix: &str, target: &str) -> Relay {
+    fn relay(&self, prefix: &str, target: &str, bot: bool) -> Relay {
         Relay::new(line(prefix, "TAGMSG", &[target], None))
             .with_msgid(ephemeral_msgid())
             .with_client_tags(self.client_tags.clone())
+            .from_bot(bot)
     }
 }

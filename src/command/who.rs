@@ -1,23 +1,41 @@
 //! WHO: the members of a room, or every visible user matching a mask (nick, user, host,
 //! real name or server), with presence (`H`/`G`), server operator (`*`) and room rank
-//! (`@`/`+`) flags.
+//! (`@`/`+`) flags. `WHO <mask> %<fields>[,<token>]` is WHOX: one 354 per match with the
+//! fields asked for, in the fixed order `t c u i h s n f d l a o r`.
 
 use super::{Flow, Reject, required};
 use crate::message::Message;
 use crate::session::Session;
 
-/// `WHO <#room|mask> [o]`
+/// `WHO <#room|mask> [o][%fields[,token]]`
 pub struct Who {
     mask: String,
     opers_only: bool,
+    /// WHOX: the field letters asked for, and the query token.
+    whox: Option<(String, Option<String>)>,
 }
+
+/// The WHOX fields in the order their values are sent.
+const WHOX_ORDER: &str = "tcuihsnfdlaor";
 
 impl Who {
     /// Needs a room or mask (461 otherwise); `o` keeps only server operators.
     pub fn parse_frames(msg: &Message) -> Result<Who, Reject> {
+        let options = msg.params.get(1).map(String::as_str).unwrap_or_default();
+        let (flags, whox) = match options.split_once('%') {
+            Some((flags, fields)) => {
+                let (fields, token) = match fields.split_once(',') {
+                    Some((f, t)) => (f, Some(t.to_string())),
+                    None => (fields, None),
+                };
+                (flags, Some((fields.to_string(), token)))
+            }
+            None => (options, None),
+        };
         Ok(Who {
-            mask: required(msg, 0, "WHO <#room|mask> [o]")?.to_string(),
-            opers_only: msg.params.get(1).is_some_and(|f| f.contains('o')),
+            mask: required(msg, 0, "WHO <#room|mask> [o][%fields[,token]]")?.to_string(),
+            opers_only: flags.contains('o'),
+            whox,
         })
     }
 
@@ -31,7 +49,35 @@ impl Who {
             if e.oper {
                 flags.push('*');
             }
+            if e.bot {
+                flags.push('B');
+            }
             flags.push_str(e.prefix);
+            if let Some((fields, token)) = &self.whox {
+                let mut params: Vec<&str> = Vec::new();
+                let mut realname = None;
+                for field in WHOX_ORDER.chars().filter(|c| fields.contains(*c)) {
+                    match field {
+                        't' => params.push(token.as_deref().unwrap_or("0")),
+                        'c' => params.push(&room),
+                        'u' => params.push(&e.user),
+                        'i' | 'h' => params.push(&e.host),
+                        's' => params.push(&server),
+                        'n' => params.push(&e.nick),
+                        'f' => params.push(&flags),
+                        'd' => params.push("0"),
+                        'l' => params.push("0"),
+                        // No accounts on linechat: "0" means logged out.
+                        'a' => params.push("0"),
+                        'o' => params.push("n/a"),
+                        _ => realname = Some(e.realname.as_str()),
+                    }
+                }
+                let mut middle = vec![s.target()];
+                middle.extend(params);
+                s.send(crate::message::line(&server, "354", &middle, realname));
+                continue;
+            }
             s.numeric(
                 "352",
                 &[&room, &e.user, &e.host, &server, &e.nick, &flags],

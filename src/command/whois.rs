@@ -32,6 +32,9 @@ impl Whois {
             s.numeric("319", &[&w.nick], &w.rooms.join(" "));
         }
         s.numeric("312", &[&w.nick, &server], "linechat");
+        if w.bot {
+            s.numeric("335", &[&w.nick], "is a bot");
+        }
         if w.oper {
             s.numeric("313", &[&w.nick], "is an IRC operator");
         }

@@ -62,8 +62,9 @@ struct Inner {
     config: LiveConfig,
     permits: Arc<Semaphore>,
     /// The archive's row counter as of the last finished catch-up: every row counted up
-    /// to it is searchable.
-    indexed: watch::Sender<u64>,
+    /// to it is searchable. `None` until the first catch-up (the archives as found at
+    /// startup) has finished.
+    indexed: watch::Sender<Option<u64>>,
 }
 
 /// Cheap-to-clone handle on the server's index (one writer, shared reader).
@@ -101,7 +102,7 @@ impl LiveIndex {
                 index_dir: index_dir.to_path_buf(),
                 config,
                 permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
-                indexed: watch::channel(0).0,
+                indexed: watch::channel(None).0,
             }),
         })
     }
@@ -174,13 +175,14 @@ impl LiveIndex {
         self.logged_catch_up(through).await;
     }
 
-    /// Waits (at most `limit`) until every archive row counted up to `through` (the
-    /// archive's [`written`](crate::archive::Archive::written) counter) is searchable, so
-    /// a search finds the messages its requester has already seen. On timeout the search
-    /// goes ahead with what is indexed.
+    /// Waits (at most `limit`) until the archives as found at startup and every row
+    /// counted up to `through` (the archive's [`written`](crate::archive::Archive::written)
+    /// counter) are searchable, so a search finds the messages its requester has already
+    /// seen, before a restart too. On timeout the search goes ahead with what is indexed.
     pub async fn wait_indexed(&self, through: u64, limit: Duration) {
         let mut indexed = self.inner.indexed.subscribe();
-        let _ = tokio::time::timeout(limit, indexed.wait_for(|n| *n >= through)).await;
+        let caught_up = |n: &Option<u64>| n.is_some_and(|n| n >= through);
+        let _ = tokio::time::timeout(limit, indexed.wait_for(caught_up)).await;
     }
 
     /// A catch-up, then `through` (the counter read before it started) published as
@@ -188,7 +190,7 @@ impl LiveIndex {
     /// too, so searches do not each wait out their limit on an index that is stuck.
     async fn logged_catch_up(&self, through: u64) {
         self.catch_up_and_log().await;
-        self.inner.indexed.send_replace(through);
+        self.inner.indexed.send_replace(Some(through));
     }
 
     async fn catch_up_and_log(&self) {

@@ -14,6 +14,8 @@ pub struct WhoEntry {
     pub realname: String,
     pub away: bool,
     pub oper: bool,
+    /// User mode `+B`.
+    pub bot: bool,
     /// The member's prefix in the room asked about (`@`, `+`, or empty).
     pub prefix: &'static str,
 }
@@ -29,6 +31,8 @@ pub struct WhoisEntry {
     pub rooms: Vec<String>,
     pub signon: i64,
     pub oper: bool,
+    /// User mode `+B` (RPL_WHOISBOT).
+    pub bot: bool,
 }
 
 /// The counts LUSERS reports (251-255, 265/266).
@@ -50,6 +54,7 @@ impl Inner {
             realname: c.realname.clone(),
             away: c.away.is_some(),
             oper: c.modes.oper.is_some(),
+            bot: c.modes.bot,
             prefix,
         }
     }
@@ -147,6 +152,7 @@ impl State {
             rooms,
             signon: c.signon,
             oper: c.modes.oper.is_some(),
+            bot: c.modes.bot,
         })
     }
 

@@ -41,12 +41,17 @@ pub struct UserModes {
     pub wallops: bool,
     /// `+o`: a server operator, logged in with OPER under this operator name.
     pub oper: Option<String>,
+    /// `+B`: a bot (IRCv3 bot mode): flagged in WHO and WHOIS, its messages tagged `bot`.
+    pub bot: bool,
 }
 
 impl UserModes {
     /// RPL_UMODEIS's text: `+iw`, `+o`…
     pub fn describe(&self) -> String {
         let mut s = String::from("+");
+        if self.bot {
+            s.push('B');
+        }
         if self.invisible {
             s.push('i');
         }
@@ -413,6 +418,7 @@ impl State {
             let flag = match letter {
                 'i' => &mut c.modes.invisible,
                 'w' => &mut c.modes.wallops,
+                'B' => &mut c.modes.bot,
                 'o' if !add && c.modes.oper.is_some() => {
                     c.modes.oper = None;
                     applied.push((add, letter));
@@ -442,6 +448,11 @@ impl State {
         if let Some(c) = self.lock().clients.get_mut(&id) {
             c.modes.oper = Some(name.to_string());
         }
+    }
+
+    /// Whether the client has user mode `+B` (its messages carry the `bot` tag).
+    pub fn is_bot(&self, id: ClientId) -> bool {
+        self.lock().clients.get(&id).is_some_and(|c| c.modes.bot)
     }
 
     /// Whether the client is a server operator.

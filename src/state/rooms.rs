@@ -322,6 +322,20 @@ impl State {
         }
     }
 
+    /// Sends a STATUSMSG (`PRIVMSG @#room`) to the room's operators, or with `voiced` to
+    /// its operators and voiced members, except `except`.
+    pub fn deliver_to_rank(&self, name: &str, voiced: bool, msg: &Relay, except: ClientId) {
+        let inner = self.lock();
+        if let Some(room) = inner.rooms.get(&room_key(name)) {
+            let ranked = room
+                .members
+                .iter()
+                .filter(|(id, m)| **id != except && (m.op || (voiced && m.voice)))
+                .map(|(id, _)| id);
+            send_all(&inner.clients, ranked, msg);
+        }
+    }
+
     /// Display name, NAMES symbol and member nicks (with prefixes) of a room, as `viewer`
     /// may see them: a secret room is invisible to outsiders.
     pub fn names(
