@@ -16,7 +16,11 @@ pub fn relay(room: &str, m: &ArchivedMessage) -> Relay {
         WireText::Plain(t) => t,
         WireText::Action(t) => format!("\u{1}ACTION {t}\u{1}"),
     };
-    let text = if text.is_empty() { " ".to_string() } else { text };
+    let text = if text.is_empty() {
+        " ".to_string()
+    } else {
+        text
+    };
     Relay::at(
         line(&wire_nick(&m.user), "PRIVMSG", &[room], Some(&text)),
         m.time(),

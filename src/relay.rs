@@ -34,7 +34,9 @@ pub fn now_tag() -> String {
 pub fn ephemeral_msgid() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let millis = chrono::Utc::now().timestamp_millis().clamp(0, 0xfff_ffff_ffff);
+    let millis = chrono::Utc::now()
+        .timestamp_millis()
+        .clamp(0, 0xfff_ffff_ffff);
     format!("{millis:011x}{:016x}", n | (1 << 63))
 }
 

@@ -50,13 +50,13 @@ pub fn escape(value: &str) -> String {
 /// letters, digits and hyphens.
 pub fn valid_key(key: &str) -> bool {
     let key = key.strip_prefix('+').unwrap_or(key);
-    let name = key.rsplit_once('/').map_or(key, |(vendor, name)| {
-        if vendor.is_empty() { "" } else { name }
-    });
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    let name = key.rsplit_once('/').map_or(
+        key,
+        |(vendor, name)| {
+            if vendor.is_empty() { "" } else { name }
+        },
+    );
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// Parses the tag section of a client line (without the `@`): keys with unescaped values
@@ -143,10 +143,7 @@ mod tests {
     #[test]
     fn parses_and_keeps_client_only_tags() {
         let tags = parse(r"+buzz=fizz\:buzz;cat=dog;+steel=wootz;+flag;bad key=1;+a/=x");
-        assert_eq!(
-            client_only(&tags),
-            r"+buzz=fizz\:buzz;+steel=wootz;+flag"
-        );
+        assert_eq!(client_only(&tags), r"+buzz=fizz\:buzz;+steel=wootz;+flag");
         assert!(tags.iter().any(|(k, v)| k == "cat" && v == "dog"));
         assert!(valid_key("+draft/reply") && valid_key("label") && !valid_key("+"));
     }
@@ -158,7 +155,10 @@ mod tests {
             Bytes::from_static(b"@label=x :a PRIVMSG #r :hi\r\n")
         );
         let tagged = with_tag(b"@time=t :a PRIVMSG #r :hi\r\n", "batch=1");
-        assert_eq!(tagged, Bytes::from_static(b"@batch=1;time=t :a PRIVMSG #r :hi\r\n"));
+        assert_eq!(
+            tagged,
+            Bytes::from_static(b"@batch=1;time=t :a PRIVMSG #r :hi\r\n")
+        );
         assert!(has_tag(&tagged, "batch") && has_tag(&tagged, "time"));
         assert!(!has_tag(b":a PRIVMSG #r :batch=1\r\n", "batch"));
     }

@@ -376,9 +376,7 @@ fn weechat_shows_the_replayed_history_after_a_restart() {
     let when = &rows[1].0[..19];
     loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let said = text
-            .lines()
-            .find(|l| l.contains("said before the restart"));
+        let said = text.lines().find(|l| l.contains("said before the restart"));
         if let Some(said) = said {
             // `TIME<tab>ben<tab>text`: shown as ben's own line (not a server notice), at
             // the archived time.

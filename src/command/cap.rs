@@ -17,7 +17,6 @@ pub struct Cap {
     arg: String,
 }
 
-
 impl Cap {
     /// Needs a subcommand (461 otherwise).
     pub fn parse_frames(msg: &Message) -> Result<Cap, Reject> {

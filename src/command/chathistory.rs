@@ -28,11 +28,7 @@ enum Request {
     },
     /// Rooms whose latest message falls strictly between `from` and `to` (either may be
     /// the later one: the limit counts from `from`, as BETWEEN's does).
-    Targets {
-        from: i64,
-        to: i64,
-        limit: usize,
-    },
+    Targets { from: i64, to: i64, limit: usize },
 }
 
 fn fail(code: &str, context: &[&str], text: &str) -> Reject {
@@ -41,7 +37,15 @@ fn fail(code: &str, context: &[&str], text: &str) -> Reject {
 
 /// `*` (LATEST only), `timestamp=2026-11-26T10:15:30.123Z` or `msgid=…`.
 fn reference(sub: &str, s: &str) -> Result<Option<Reference>, Reject> {
-    let invalid = || fail("INVALID_PARAMS", &[sub], &format!("Invalid message reference {s:?}: use timestamp=<RFC 3339 time> or msgid=<id>"));
+    let invalid = || {
+        fail(
+            "INVALID_PARAMS",
+            &[sub],
+            &format!(
+                "Invalid message reference {s:?}: use timestamp=<RFC 3339 time> or msgid=<id>"
+            ),
+        )
+    };
     if s == "*" {
         return Ok(None);
     }
@@ -61,12 +65,22 @@ impl Chathistory {
     pub fn parse_frames(msg: &Message) -> Result<Chathistory, Reject> {
         let p = &msg.params;
         let Some(sub) = p.first().map(|s| s.to_ascii_uppercase()) else {
-            return Err(fail("NEED_MORE_PARAMS", &["*"], "Missing parameters: CHATHISTORY <subcommand> <target> <reference> <limit>"));
+            return Err(fail(
+                "NEED_MORE_PARAMS",
+                &["*"],
+                "Missing parameters: CHATHISTORY <subcommand> <target> <reference> <limit>",
+            ));
         };
         let needed = match sub.as_str() {
             "LATEST" | "BEFORE" | "AFTER" | "AROUND" | "TARGETS" => 4,
             "BETWEEN" => 5,
-            _ => return Err(fail("UNKNOWN_COMMAND", &[&sub], "Unknown subcommand: use LATEST, BEFORE, AFTER, BETWEEN, AROUND or TARGETS")),
+            _ => {
+                return Err(fail(
+                    "UNKNOWN_COMMAND",
+                    &[&sub],
+                    "Unknown subcommand: use LATEST, BEFORE, AFTER, BETWEEN, AROUND or TARGETS",
+                ));
+            }
         };
         if p.len() < needed {
             return Err(fail("NEED_MORE_PARAMS", &[&sub], "Missing parameters"));
@@ -75,7 +89,13 @@ impl Chathistory {
             .parse::<usize>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| fail("INVALID_PARAMS", &[&sub], "The limit must be a positive number"))?;
+            .ok_or_else(|| {
+                fail(
+                    "INVALID_PARAMS",
+                    &[&sub],
+                    "The limit must be a positive number",
+                )
+            })?;
         let required = |s: &str| {
             reference(&sub, s)?
                 .ok_or_else(|| fail("INVALID_PARAMS", &[&sub], "`*` is only valid with LATEST"))
@@ -83,12 +103,20 @@ impl Chathistory {
         if sub == "TARGETS" {
             let stamp = |s: &str| match required(s)? {
                 Reference::Timestamp(ms) => Ok(ms),
-                Reference::Msgid(_) => Err(fail("INVALID_PARAMS", &[&sub], "TARGETS takes timestamp= references")),
+                Reference::Msgid(_) => Err(fail(
+                    "INVALID_PARAMS",
+                    &[&sub],
+                    "TARGETS takes timestamp= references",
+                )),
             };
             let (a, b) = (stamp(&p[1])?, stamp(&p[2])?);
             return Ok(Chathistory {
                 sub,
-                request: Request::Targets { from: a, to: b, limit },
+                request: Request::Targets {
+                    from: a,
+                    to: b,
+                    limit,
+                },
             });
         }
         let selector = match sub.as_str() {

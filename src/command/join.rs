@@ -4,8 +4,8 @@
 use super::{Flow, Reject, required};
 use crate::caps::Cap;
 use crate::message::{Message, line};
-use crate::playback;
 use crate::names::canonical_room;
+use crate::playback;
 use crate::session::Session;
 
 /// `JOIN <room>[,<room>...] [<key>[,<key>...]]` (`#` optional); `JOIN 0` leaves every room.
@@ -103,10 +103,9 @@ async fn replay(s: &Session, room: &str) {
     let since = (chrono::Utc::now() - age).timestamp_millis();
     let dir = s.ctx.archive.dir().to_path_buf();
     let name = room.to_string();
-    let rows = tokio::task::spawn_blocking(move || {
-        crate::history::recent(&dir, &name, since, lines)
-    })
-    .await;
+    let rows =
+        tokio::task::spawn_blocking(move || crate::history::recent(&dir, &name, since, lines))
+            .await;
     let rows = match rows {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => {

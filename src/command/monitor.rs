@@ -39,7 +39,10 @@ impl Monitor {
             .map(|l| super::target_list(l))
             .unwrap_or_default();
         if matches!(op, '+' | '-') && nicks.is_empty() {
-            return Err(Reject::need_more_params("MONITOR", "MONITOR +|- nick[,nick...]"));
+            return Err(Reject::need_more_params(
+                "MONITOR",
+                "MONITOR +|- nick[,nick...]",
+            ));
         }
         Ok(Monitor { op, nicks })
     }
@@ -54,7 +57,11 @@ impl Monitor {
                 send_chunks(s, "731", &added.offline);
                 if !added.refused.is_empty() {
                     let limit = MONITOR_LIMIT.to_string();
-                    s.numeric("734", &[&limit, &added.refused.join(",")], "Monitor list is full.");
+                    s.numeric(
+                        "734",
+                        &[&limit, &added.refused.join(",")],
+                        "Monitor list is full.",
+                    );
                 }
             }
             '-' => state.monitor_remove(s.id, &self.nicks),
@@ -72,11 +79,12 @@ impl Monitor {
                 s.numeric("733", &[], "End of MONITOR list");
             }
             _ => {
-                let (online, offline): (Vec<_>, Vec<_>) =
-                    state.monitor_list(s.id).into_iter().partition(Result::is_ok);
+                let (online, offline): (Vec<_>, Vec<_>) = state
+                    .monitor_list(s.id)
+                    .into_iter()
+                    .partition(Result::is_ok);
                 let online: Vec<String> = online.into_iter().flatten().collect();
-                let offline: Vec<String> =
-                    offline.into_iter().filter_map(Result::err).collect();
+                let offline: Vec<String> = offline.into_iter().filter_map(Result::err).collect();
                 send_chunks(s, "730", &online);
                 send_chunks(s, "731", &offline);
             }

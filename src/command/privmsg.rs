@@ -61,7 +61,10 @@ impl Privmsg {
         let prefix = s.prefix();
         let bot = s.ctx.state.is_bot(s.id);
         for target in &self.targets {
-            if let Some(room) = target.strip_prefix(['@', '+']).filter(|r| r.starts_with('#')) {
+            if let Some(room) = target
+                .strip_prefix(['@', '+'])
+                .filter(|r| r.starts_with('#'))
+            {
                 self.to_rank(s, &prefix, bot, &target[..1], room);
                 continue;
             }
@@ -117,8 +120,8 @@ impl Privmsg {
         let (echo_tx, echo) = oneshot::channel();
         let author = nick.clone();
         let deliver = Box::new(move |stamp: &str| {
-            let millis = parse_row_timestamp(stamp)
-                .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+            let millis =
+                parse_row_timestamp(stamp).unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
             let msgid = crate::history::msgid(&room_for_delivery, millis, &author, &text);
             let relay = Relay::at(msg, stamp.to_string())
                 .with_msgid(msgid)

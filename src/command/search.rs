@@ -96,7 +96,11 @@ impl Search {
             }
         }
         if self.query.trim().is_empty() && self.soju.is_none() {
-            s.numeric("461", &["SEARCH"], &format!("Not enough parameters. Usage: {USAGE}"));
+            s.numeric(
+                "461",
+                &["SEARCH"],
+                &format!("Not enough parameters. Usage: {USAGE}"),
+            );
             return Flow::Continue;
         }
         let scope_rooms = match &self.room {
@@ -174,7 +178,11 @@ impl Search {
                 s.send(playback::notice(&server, &target, &end));
             }
             Err(SearchError::BadQuery(e)) => {
-                let code = if self.soju.is_some() { "INVALID_PARAMS" } else { "INVALID_QUERY" };
+                let code = if self.soju.is_some() {
+                    "INVALID_PARAMS"
+                } else {
+                    "INVALID_QUERY"
+                };
                 s.fail("SEARCH", code, &[context], &e.to_string());
             }
             Err(SearchError::Timeout) => {
@@ -234,9 +242,7 @@ fn archived(hit: &Hit) -> crate::history::ArchivedMessage {
 /// Parses `in=#room;from=nick;after=TS;before=TS;text=words;limit=N` (tag syntax, values
 /// escaped as tag values).
 fn parse_soju(attrs: &str) -> Result<Search, Reject> {
-    let bad = |param: &str, text: &str| {
-        Reject::fail("SEARCH", "INVALID_PARAMS", &[param], text)
-    };
+    let bad = |param: &str, text: &str| Reject::fail("SEARCH", "INVALID_PARAMS", &[param], text);
     let mut search = Search {
         room: None,
         maybe_room: None,
@@ -350,12 +356,20 @@ mod tests {
             (s.room.as_deref(), s.query.as_str(), s.soju),
             (Some("#dev"), "deploy failed", Some(SOJU_MAX_LIMIT))
         );
-        let msg = Message::parse("SEARCH in=#dev;after=yesterday;text=x").unwrap().unwrap();
+        let msg = Message::parse("SEARCH in=#dev;after=yesterday;text=x")
+            .unwrap()
+            .unwrap();
         assert!(Search::parse_frames(&msg).is_err());
         let msg = Message::parse("SEARCH #general").unwrap().unwrap();
         assert!(Search::parse_frames(&msg).is_err());
         let msg = Message::parse("SEARCH hello").unwrap().unwrap();
-        assert!(Search::parse_frames(&msg).ok().unwrap().maybe_room.is_some());
+        assert!(
+            Search::parse_frames(&msg)
+                .ok()
+                .unwrap()
+                .maybe_room
+                .is_some()
+        );
         let msg = Message::parse("SEARCH").unwrap().unwrap();
         assert!(Search::parse_frames(&msg).is_err());
     }

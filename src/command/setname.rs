@@ -29,8 +29,7 @@ impl Setname {
     /// Changes it, or `FAIL SETNAME INVALID_REALNAME` if it is too long or has control
     /// characters.
     pub fn apply(self, s: &mut Session) -> Flow {
-        if self.realname.len() > MAX_REALNAME_BYTES || self.realname.chars().any(char::is_control)
-        {
+        if self.realname.len() > MAX_REALNAME_BYTES || self.realname.chars().any(char::is_control) {
             s.fail(
                 "SETNAME",
                 "INVALID_REALNAME",

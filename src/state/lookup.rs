@@ -86,7 +86,11 @@ impl State {
             if room.modes.secret && !inside {
                 return (None, Vec::new());
             }
-            let caps = inner.clients.get(&viewer).map(|c| c.caps).unwrap_or_default();
+            let caps = inner
+                .clients
+                .get(&viewer)
+                .map(|c| c.caps)
+                .unwrap_or_default();
             let list = room
                 .members
                 .iter()

@@ -7,8 +7,8 @@ use std::time::Instant;
 use super::{Client, ClientId, Inner, State, send_all, send_capable};
 use crate::caps::Cap;
 use crate::message::line;
-use crate::relay::Relay;
 use crate::names::room_key;
+use crate::relay::Relay;
 use crate::room::modes::{Mode, ModeChange};
 use crate::room::{Actor, JoinRefusal, ListEntry, ModeOutcome, Room, SpeakRefusal, Topic};
 
@@ -84,7 +84,11 @@ impl Inner {
     /// out for outsiders.
     fn member_names(&self, room: &Room, viewer: ClientId) -> Vec<String> {
         let inside = room.is_member(viewer);
-        let caps = self.clients.get(&viewer).map(|c| c.caps).unwrap_or_default();
+        let caps = self
+            .clients
+            .get(&viewer)
+            .map(|c| c.caps)
+            .unwrap_or_default();
         let full = caps.has(Cap::UserhostInNames);
         room.members
             .iter()
@@ -216,7 +220,12 @@ impl State {
         if !room.is_member(target_id) {
             return Err(RoomError::TargetNotInRoom(target_nick));
         }
-        let msg = Relay::new(line(&mask, "KICK", &[&room.name, &target_nick], Some(reason)));
+        let msg = Relay::new(line(
+            &mask,
+            "KICK",
+            &[&room.name, &target_nick],
+            Some(reason),
+        ));
         send_all(&inner.clients, room.members.keys(), &msg);
         let display = room.name.clone();
         inner.leave_room(target_id, &key);
@@ -255,9 +264,10 @@ impl State {
             .send(msg.for_caps(target_caps));
         // invite-notify: members who enabled it and could invite too (everyone, or only
         // operators in a +i room, as ergo does) see the INVITE.
-        let watchers = room.members.iter().filter(|(m, member)| {
-            **m != id && (!room.modes.invite_only || member.op)
-        });
+        let watchers = room
+            .members
+            .iter()
+            .filter(|(m, member)| **m != id && (!room.modes.invite_only || member.op));
         send_capable(
             &inner.clients,
             watchers.map(|(m, _)| m),
