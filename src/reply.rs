@@ -83,18 +83,48 @@ pub fn batch(server: &str, kind: &str, params: &[&str], lines: Vec<Bytes>) -> Ve
 }
 
 /// The labeled form of a command's captured replies (labeled-response): `ACK` when there
-/// were none, the one line labeled, or a labeled `labeled-response` batch.
-pub fn labeled(server: &str, label: &str, lines: Vec<Bytes>) -> Vec<Bytes> {
+/// were none, the one line labeled, the start of the one batch that makes up the whole
+/// reply labeled (a CHATHISTORY or SEARCH answer, as ergo does), or else a labeled
+/// `labeled-response` batch around them.
+pub fn labeled(server: &str, label: &str, mut lines: Vec<Bytes>) -> Vec<Bytes> {
     let tag = format!("label={}", escape(label));
     match lines.len() {
         0 => vec![with_tag(&line(server, "ACK", &[], None), &tag)],
         1 => vec![with_tag(&lines[0], &tag)],
+        _ if is_one_batch(&lines) => {
+            lines[0] = with_tag(&lines[0], &tag);
+            lines
+        }
         _ => {
             let mut out = batch(server, "labeled-response", &[], lines);
             out[0] = with_tag(&out[0], &tag);
             out
         }
     }
+}
+
+/// Whether `lines` are exactly one batch: its `BATCH +ref` first, its `BATCH -ref` last.
+fn is_one_batch(lines: &[Bytes]) -> bool {
+    match (lines.first(), lines.last()) {
+        (Some(first), Some(last)) => {
+            let opened = batch_ref(first, b'+');
+            opened.is_some() && opened == batch_ref(last, b'-')
+        }
+        _ => false,
+    }
+}
+
+/// The reference of a rendered `BATCH +ref …` (or, with `sign` `-`, `BATCH -ref`) line.
+fn batch_ref(line: &[u8], sign: u8) -> Option<&[u8]> {
+    let mut words = line
+        .strip_suffix(b"\r\n")
+        .unwrap_or(line)
+        .split(|b| *b == b' ')
+        .skip_while(|w| w.starts_with(b"@") || w.starts_with(b":"));
+    if words.next()? != b"BATCH" {
+        return None;
+    }
+    words.next()?.strip_prefix(&[sign])
 }
 
 #[cfg(test)]
@@ -115,9 +145,18 @@ mod tests {
             labeled("s", "x", vec![]),
             vec![Bytes::from_static(b"@label=x :s ACK\r\n")]
         );
-        let out = labeled("s", "x", vec![a.clone(), a]);
+        let out = labeled("s", "x", vec![a.clone(), a.clone()]);
         assert_eq!(out.len(), 4);
         assert!(out[0].starts_with(b"@label=x :s BATCH +"));
         assert!(out[1].starts_with(b"@batch=b"));
+        let one = batch("s", "chathistory", &["#r"], vec![a.clone()]);
+        let out = labeled("s", "x", one.clone());
+        assert_eq!(out.len(), 3);
+        assert!(out[0].starts_with(b"@label=x :s BATCH +"));
+        assert!(out[0].ends_with(b" chathistory #r\r\n"));
+        assert_eq!(out[1..], one[1..]);
+        let two = [one.clone(), batch("s", "chathistory", &["#q"], vec![a])].concat();
+        let out = labeled("s", "x", two);
+        assert!(out[0].ends_with(b" labeled-response\r\n"));
     }
 }

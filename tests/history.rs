@@ -414,42 +414,36 @@ fn without_batch_the_history_comes_as_plain_tagged_lines() {
 }
 
 #[test]
-fn a_labeled_chathistory_nests_its_batch_in_the_labeled_response() {
+fn a_labeled_chathistory_is_its_batch_with_the_label() {
     let server = TestServer::start(&[]);
-    let (mut bar, echo) = {
-        let mut bar = joined(&server, "bar", &CAPS, "#chan");
-        bar.send("PRIVMSG #chan :only one");
-        let echo = hist(&bar.next_line().unwrap());
-        (bar, echo)
-    };
+    let mut bar = joined(&server, "bar", &CAPS, "#chan");
+    bar.send("PRIVMSG #chan :only one");
+    let echo = hist(&bar.next_line().unwrap());
+    // One batch answers the command: it carries the label itself (as ergo does), with
+    // no labeled-response batch around it.
     bar.send("@label=h1 CHATHISTORY LATEST #chan * 10");
-    let outer = bar.next_line().unwrap();
-    let (tags, rest) = split_tags(&outer);
-    assert_eq!(tags.get("label").map(String::as_str), Some("h1"));
-    let outer_id = rest
-        .strip_prefix(":linechat BATCH +")
-        .and_then(|r| r.strip_suffix(" labeled-response"))
-        .unwrap()
-        .to_string();
-    let inner_start = bar.next_line().unwrap();
-    let (tags, rest) = split_tags(&inner_start);
-    assert_eq!(tags["batch"], outer_id);
-    let inner_id = rest
-        .strip_prefix(":linechat BATCH +")
-        .and_then(|r| r.strip_suffix(" chathistory #chan"))
-        .unwrap()
-        .to_string();
-    let message = bar.next_line().unwrap();
-    assert_eq!(split_tags(&message).0["batch"], inner_id);
-    assert_eq!(hist(&message), echo);
-    assert_eq!(
-        bar.next_line().unwrap(),
-        format!("@batch={outer_id} :linechat BATCH -{inner_id}")
-    );
-    assert_eq!(
-        bar.next_line().unwrap(),
-        format!(":linechat BATCH -{outer_id}")
-    );
+    let start = bar.next_line().unwrap();
+    let (tags, rest) = split_tags(&start);
+    assert_eq!(tags.len(), 1, "{start}");
+    assert_eq!(tags["label"], "h1");
+    let got: Vec<Hist> = batch_lines(&mut bar, rest, "chathistory #chan")
+        .iter()
+        .map(|l| hist(l))
+        .collect();
+    assert_eq!(got, [echo]);
+    // Nothing to return is still one (empty) labeled batch.
+    bar.send("@label=h2 CHATHISTORY BEFORE #chan timestamp=2000-01-01T00:00:00.000Z 10");
+    let start = bar.next_line().unwrap();
+    let (tags, rest) = split_tags(&start);
+    assert_eq!(tags["label"], "h2");
+    assert!(batch_lines(&mut bar, rest, "chathistory #chan").is_empty());
+    // Two rooms joined at once are two answers: wrapped in a labeled-response batch.
+    bar.send("@label=h3 JOIN #x,#y");
+    let start = bar.next_line().unwrap();
+    let (tags, rest) = split_tags(&start);
+    assert_eq!(tags["label"], "h3");
+    let inner = batch_lines(&mut bar, rest, "labeled-response");
+    assert_eq!(inner.len(), 6, "{inner:?}");
 }
 
 // ---------------------------------------------------------------------------------------
