@@ -15,8 +15,9 @@ pub enum Inbound {
     Line(String),
     /// A line longer than the limit; its bytes were discarded.
     TooLong,
-    /// A line that is not valid UTF-8; its bytes were discarded.
-    InvalidUtf8,
+    /// A line that is not valid UTF-8, with the bad bytes replaced (U+FFFD) so the
+    /// refusal can name its command and label; it is never acted on.
+    InvalidUtf8(String),
 }
 
 /// Splits input on LF, dropping a preceding CR, with a length limit per line.
@@ -66,7 +67,9 @@ impl Decoder for LineCodec {
                     }
                     return Ok(Some(match String::from_utf8(line.to_vec()) {
                         Ok(s) => Inbound::Line(s),
-                        Err(_) => Inbound::InvalidUtf8,
+                        Err(e) => {
+                            Inbound::InvalidUtf8(String::from_utf8_lossy(e.as_bytes()).into())
+                        }
                     }));
                 }
                 None if self.discarding => {
@@ -164,7 +167,10 @@ mod tests {
         let mut c = LineCodec::new(512);
         assert_eq!(
             decode_all(&mut c, b"\xff\xfe\nfine\n"),
-            vec![Inbound::InvalidUtf8, Inbound::Line("fine".into())]
+            vec![
+                Inbound::InvalidUtf8("\u{fffd}\u{fffd}".into()),
+                Inbound::Line("fine".into())
+            ]
         );
     }
 

@@ -145,8 +145,8 @@ impl Session {
 
     async fn handle(&mut self, inbound: Inbound) -> Flow {
         let max = self.ctx.settings.max_line_bytes;
-        let text = match inbound {
-            Inbound::Line(text) => text,
+        let (text, utf8) = match inbound {
+            Inbound::Line(text) => (text, true),
             Inbound::TooLong => {
                 self.numeric(
                     "417",
@@ -155,15 +155,9 @@ impl Session {
                 );
                 return Flow::Continue;
             }
-            Inbound::InvalidUtf8 => {
-                self.fail(
-                    "*",
-                    "INVALID_UTF8",
-                    &[],
-                    "Message rejected for containing invalid UTF-8",
-                );
-                return Flow::Continue;
-            }
+            // Refused once its command and label are read (UTF8ONLY: `FAIL PRIVMSG
+            // INVALID_UTF8`, labeled as asked, as ergo does).
+            Inbound::InvalidUtf8(lossy) => (lossy, false),
         };
         let tag_bytes = if text.starts_with('@') {
             text.find(' ').map_or(text.len(), |i| i + 1)
@@ -192,6 +186,10 @@ impl Session {
         let msg = match Message::parse(&text) {
             Ok(Some(msg)) => msg,
             Ok(None) => return Flow::Continue,
+            Err(_) if !utf8 => {
+                self.refuse_invalid_utf8("*");
+                return Flow::Continue;
+            }
             Err(ParseError::NoCommand) => {
                 self.numeric("421", &["*"], "Line has no command");
                 return Flow::Continue;
@@ -211,14 +209,34 @@ impl Session {
             .filter(|l| !l.is_empty() && self.caps.has(Cap::LabeledResponse))
             .map(str::to_string);
         let Some(label) = label else {
-            return self.dispatch(msg).await;
+            return self.run(msg, utf8).await;
         };
         let owner = self.outbox.owner_key();
-        let (flow, lines) = crate::reply::captured(owner, self.dispatch(msg)).await;
+        let (flow, lines) = crate::reply::captured(owner, self.run(msg, utf8)).await;
         for l in crate::reply::labeled(&self.ctx.settings.server_name, &label, lines) {
             self.send(l);
         }
         flow
+    }
+
+    /// Runs one parsed line: its command, or the refusal of a line that was not UTF-8.
+    async fn run(&mut self, msg: Message, utf8: bool) -> Flow {
+        if utf8 {
+            return self.dispatch(msg).await;
+        }
+        let named = msg.command.bytes().all(|b| b.is_ascii_alphanumeric());
+        self.refuse_invalid_utf8(if named { &msg.command } else { "*" });
+        Flow::Continue
+    }
+
+    /// `FAIL <command> INVALID_UTF8`: the line was dropped unread.
+    fn refuse_invalid_utf8(&self, command: &str) {
+        self.fail(
+            command,
+            "INVALID_UTF8",
+            &[],
+            "Message rejected for containing invalid UTF-8",
+        );
     }
 
     /// Checks and runs one parsed command.

@@ -1250,3 +1250,37 @@ fn search_words_without_a_room_searches_every_room_one_is_in() {
         ":linechat NOTICE alice :End of SEARCH your rooms: 2 matches"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// UTF8ONLY
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn invalid_utf8_is_refused_naming_its_command_and_keeping_its_label() {
+    let server = TestServer::start(&[]);
+    let mut foo = joined(
+        &server,
+        "foo",
+        &["batch", "echo-message", "labeled-response"],
+        "#qux",
+    );
+    let mut bar = joined(&server, "bar", &[], "#qux");
+    foo.sync();
+    foo.send_raw(b"PRIVMSG bar hi\xaa\r\n");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        ":linechat FAIL PRIVMSG INVALID_UTF8 :Message rejected for containing invalid UTF-8"
+    );
+    foo.send_raw(b"@label=xyz PRIVMSG #qux hi\xaa\r\n");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        "@label=xyz :linechat FAIL PRIVMSG INVALID_UTF8 :Message rejected for containing invalid UTF-8"
+    );
+    foo.send_raw(b"\xff\xfe\r\n");
+    assert_eq!(
+        foo.next_line().unwrap(),
+        ":linechat FAIL * INVALID_UTF8 :Message rejected for containing invalid UTF-8"
+    );
+    assert!(bar.sync().is_empty(), "nothing invalid was delivered");
+    assert!(!server.archive("history_qux.csv").exists());
+}

@@ -322,7 +322,7 @@ fn bad_input_gets_clear_errors_and_the_connection_survives() {
         ),
         (
             b"PRIVMSG #r :caf\xe9\r\n".to_vec(),
-            "FAIL * INVALID_UTF8 :Message rejected for containing invalid UTF-8",
+            "FAIL PRIVMSG INVALID_UTF8 :Message rejected for containing invalid UTF-8",
         ),
         (
             b"PRIVMSG #r :a\0b\r\n".to_vec(),
