@@ -1166,6 +1166,17 @@ fn soju_search_answers_in_a_batch_with_the_live_time_and_msgid() {
     let start = alice.next_line().unwrap();
     let (_, inner) = read_batch(&mut alice, &start);
     assert_eq!(inner, [expect(&live_fixed, "deploy fixed")]);
+
+    // With `after`, the search runs forwards from that time (inclusive): the oldest.
+    let after = time_of(&live_fail);
+    alice.send(&format!("SEARCH in=#dev;text=deploy;after={after};limit=1"));
+    let start = alice.next_line().unwrap();
+    let (_, inner) = read_batch(&mut alice, &start);
+    assert_eq!(inner, [expect(&live_fail, "deploy failed")]);
+    alice.send(&format!("SEARCH in=#dev;text=deploy;before={after}"));
+    let start = alice.next_line().unwrap();
+    let (_, inner) = read_batch(&mut alice, &start);
+    assert_eq!(inner, [expect(&live_fail, "deploy failed")]);
 }
 
 #[test]

@@ -138,7 +138,12 @@ impl Search {
                 until: self.until.clone(),
                 ..Scope::default()
             },
-            sort: SortOrder::Time,
+            // soju.im/search: with `after`, search forwards from that time.
+            sort: if self.soju.is_some() && self.since.is_some() {
+                SortOrder::Oldest
+            } else {
+                SortOrder::Time
+            },
             limit: max,
         };
         // Read-your-writes: wait for the rows already delivered to be indexed.

@@ -3,8 +3,10 @@
 //! Ordering rule (documented for users in `docs/search.md`): with [`SortOrder::Time`]
 //! (the default) the *newest* `limit` matches are taken and returned oldest first, the
 //! way a chat scrollback reads and what IRC search extensions (soju) do; with
-//! [`SortOrder::Relevance`] the best `limit` matches by BM25 score are returned best
-//! first. Either way `total` says how many matched, so callers can say "cut at N".
+//! [`SortOrder::Oldest`] the *oldest* `limit` are (soju.im/search with `after`: searched
+//! forwards from that time); with [`SortOrder::Relevance`] the best `limit` matches by
+//! BM25 score are returned best first. Either way `total` says how many matched, so
+//! callers can say "cut at N".
 
 use std::path::Path;
 
@@ -22,6 +24,8 @@ pub enum SortOrder {
     /// Newest matches, printed oldest first.
     #[default]
     Time,
+    /// Oldest matches, printed oldest first.
+    Oldest,
     /// Best-scoring matches, best first.
     Relevance,
 }
@@ -115,9 +119,14 @@ pub fn execute(
         ))
     };
     let (total, addresses): (usize, Vec<(Option<f32>, DocAddress)>) = match req.sort {
-        SortOrder::Time => {
-            let top = TopDocs::with_limit(limit)
-                .order_by_fast_field::<DateTime>("timestamp", Order::Desc);
+        SortOrder::Time | SortOrder::Oldest => {
+            let order = if req.sort == SortOrder::Time {
+                Order::Desc
+            } else {
+                Order::Asc
+            };
+            let top =
+                TopDocs::with_limit(limit).order_by_fast_field::<DateTime>("timestamp", order);
             let (total, docs) = searcher
                 .search(compiled.query.as_ref(), &(Count, top))
                 .map_err(tantivy_err)?;
@@ -136,7 +145,7 @@ pub fn execute(
         let doc: TantivyDocument = searcher.doc(address).map_err(tantivy_err)?;
         hits.push(to_hit(&doc, fields, score));
     }
-    if req.sort == SortOrder::Time {
+    if req.sort != SortOrder::Relevance {
         // Oldest first; equal timestamps in archive order, so output is deterministic.
         hits.sort_by(|a, b| {
             (a.millis, &a.room, &a.file, a.line).cmp(&(b.millis, &b.room, &b.file, b.line))
