@@ -76,20 +76,29 @@ fn ten_messages(server: &TestServer) -> (Client, Vec<Hist>) {
 }
 
 /// Reads a batch to its end given its first line, which must open a batch of `kind`
-/// (`chathistory #chan`); returns the inner lines with their `batch` tag checked.
+/// (`chathistory #chan`); returns the inner lines with their `batch` tag checked (the
+/// batch's own, or that of a batch nested in it).
 fn batch_lines(c: &mut Client, start: &str, kind: &str) -> Vec<String> {
     let id = start
         .strip_prefix(":linechat BATCH +")
         .and_then(|r| r.strip_suffix(&format!(" {kind}")))
         .unwrap_or_else(|| panic!("not a {kind} batch: {start:?}"))
         .to_string();
+    let mut open = vec![id.clone()];
     let mut inner = Vec::new();
     loop {
         let line = c.next_line().expect("batch end");
         if line == format!(":linechat BATCH -{id}") {
             return inner;
         }
-        assert_eq!(split_tags(&line).0.get("batch"), Some(&id), "{line}");
+        let (tags, rest) = split_tags(&line);
+        let batch = tags
+            .get("batch")
+            .unwrap_or_else(|| panic!("no batch: {line}"));
+        assert!(open.contains(batch), "{line}");
+        if let Some(nested) = rest.strip_prefix(":linechat BATCH +") {
+            open.push(nested.split(' ').next().unwrap().to_string());
+        }
         inner.push(line);
     }
 }
@@ -565,6 +574,90 @@ fn a_telnet_user_sees_the_replay_too() {
             format!(":linechat NOTICE #r :{} * alice waves", minute(&rows[1].0)),
             ":linechat NOTICE #r :*** End of replay".to_string(),
         ]
+    );
+}
+
+#[test]
+fn a_labeled_join_nests_the_replay_batch_in_its_labeled_response() {
+    let server = TestServer::start(&[]);
+    let (_alice, rows) = alice_talks(&server);
+    let mut bob = server.cap_client("bob", &["batch", "server-time", "labeled-response"]);
+    bob.send("@label=j JOIN #r");
+    let start = bob.next_line().unwrap();
+    let (tags, rest) = split_tags(&start);
+    assert_eq!(tags["label"], "j");
+    let inner = batch_lines(&mut bob, rest, "labeled-response");
+    let outer = split_tags(&inner[0]).0["batch"].clone();
+    let plain: Vec<String> = inner
+        .iter()
+        .map(|l| {
+            let (tags, rest) = split_tags(l);
+            let time = tags
+                .get("time")
+                .map_or(String::new(), |t| format!(" time={t}"));
+            let batch = if tags["batch"] == outer {
+                "outer"
+            } else {
+                "inner"
+            };
+            format!("[{batch}{time}] {rest}")
+        })
+        .collect();
+    let join_time = split_tags(&inner[0]).0["time"].clone();
+    let nested = split_tags(&inner[3])
+        .1
+        .split(' ')
+        .nth(2)
+        .and_then(|r| r.strip_prefix('+'))
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        plain,
+        [
+            format!("[outer time={join_time}] :bob!bob@127.0.0.1 JOIN #r"),
+            "[outer] :linechat 353 bob = #r :@alice bob".to_string(),
+            "[outer] :linechat 366 bob #r :End of /NAMES list".to_string(),
+            format!("[outer] :linechat BATCH +{nested} chathistory #r"),
+            format!("[inner time={}] :alice PRIVMSG #r :hello", rows[0].0),
+            format!(
+                "[inner time={}] :alice PRIVMSG #r :\u{1}ACTION waves\u{1}",
+                rows[1].0
+            ),
+            format!("[outer] :linechat BATCH -{nested}"),
+        ]
+    );
+    assert_eq!(split_tags(&inner[4]).0["batch"], nested);
+}
+
+#[test]
+fn history_works_for_a_room_whose_name_is_not_ascii() {
+    let server = TestServer::start(&[]);
+    let mut ann = server.client("ann");
+    ann.send("JOIN #開発");
+    ann.expect(" 366 ");
+    ann.send("PRIVMSG #開発 :明日デプロイします");
+    ann.sync();
+    let rows = read_archive(&server.archive("history_%E9%96%8B%E7%99%BA.csv"));
+    let mut bar = joined(&server, "bar", &CAPS, "#開発");
+    let got = chathistory(&mut bar, "CHATHISTORY LATEST #開発 * 10", "#開発");
+    assert_eq!(
+        got,
+        [Hist {
+            time: rows[0].0.clone(),
+            msgid: row_msgid("#開発", &rows[0]),
+            target: "#開発".into(),
+            text: "明日デプロイします".into(),
+        }]
+    );
+    let mut plain = server.client("plain");
+    plain.send("JOIN #開発");
+    plain.expect(" 366 ");
+    assert_eq!(
+        plain.sync()[1],
+        format!(
+            ":linechat NOTICE #開発 :{} <ann> 明日デプロイします",
+            minute(&rows[0].0)
+        )
     );
 }
 
