@@ -943,6 +943,46 @@ fn the_monitor_list_is_bounded_with_734() {
     );
 }
 
+#[test]
+fn monitor_replies_stay_within_512_bytes_however_long_the_nicks() {
+    let server = TestServer::start(&["--flood-rate", "0"]);
+    let nick = |i: usize| format!("n{i:02}{}", "n".repeat(27));
+    let online: Vec<Client> = (0..20).map(|i| server.client(&nick(i))).collect();
+    let offline: Vec<String> = (20..45).map(nick).collect();
+    let mut foo = server.client("foo");
+    for chunk in (0..20).map(nick).collect::<Vec<_>>().chunks(10) {
+        foo.send(&format!("MONITOR + {}", chunk.join(",")));
+    }
+    for chunk in offline.chunks(10) {
+        foo.send(&format!("MONITOR + {}", chunk.join(",")));
+    }
+    foo.send("MONITOR S");
+    foo.send("MONITOR L");
+    let got = foo.sync();
+    for line in &got {
+        assert!(line.len() + 2 <= 512, "{} bytes: {line}", line.len() + 2);
+    }
+    let items = |code: &str| -> Vec<String> {
+        let prefix = format!(":linechat {code} foo :");
+        got.iter()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .flat_map(|l| l.split(','))
+            .map(str::to_string)
+            .collect()
+    };
+    // Each nick once from `+`, once more from `S`; L lists all 45.
+    assert_eq!(items("730").len(), 40);
+    let first = format!("{}!", nick(0));
+    assert!(
+        items("730")
+            .iter()
+            .any(|m| m.starts_with(&first) && m.ends_with("@127.0.0.1"))
+    );
+    assert_eq!(items("731").len(), 50);
+    assert_eq!(items("732").len(), 45);
+    drop(online);
+}
+
 // ---------------------------------------------------------------------------------------
 // away-notify, extended-join, multi-prefix, userhost-in-names, setname, invite-notify
 // ---------------------------------------------------------------------------------------

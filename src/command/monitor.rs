@@ -6,8 +6,9 @@ use crate::message::Message;
 use crate::session::Session;
 use crate::state::MONITOR_LIMIT;
 
-/// Most nicks per 730/731/732 line.
-const NICKS_PER_LINE: usize = 20;
+/// Most bytes of targets per 730/731/732/734 line: with the prefix, nick and text the
+/// line stays well under 512 bytes (full `nick!user@host` masks are long).
+const TARGET_BYTES_PER_LINE: usize = 400;
 
 /// `MONITOR + nick,nick`, `MONITOR - nick`, `MONITOR C`, `MONITOR L`, `MONITOR S`
 pub struct Monitor {
@@ -55,13 +56,9 @@ impl Monitor {
                 let added = state.monitor_add(s.id, &self.nicks);
                 send_chunks(s, "730", &added.online);
                 send_chunks(s, "731", &added.offline);
-                if !added.refused.is_empty() {
-                    let limit = MONITOR_LIMIT.to_string();
-                    s.numeric(
-                        "734",
-                        &[&limit, &added.refused.join(",")],
-                        "Monitor list is full.",
-                    );
+                let limit = MONITOR_LIMIT.to_string();
+                for refused in comma_lines(&added.refused) {
+                    s.numeric("734", &[&limit, &refused], "Monitor list is full.");
                 }
             }
             '-' => state.monitor_remove(s.id, &self.nicks),
@@ -95,7 +92,22 @@ impl Monitor {
 
 /// `:server CODE me :a,b,c`, split over lines.
 fn send_chunks(s: &Session, code: &str, items: &[String]) {
-    for chunk in items.chunks(NICKS_PER_LINE) {
-        s.numeric(code, &[], &chunk.join(","));
+    for chunk in comma_lines(items) {
+        s.numeric(code, &[], &chunk);
     }
+}
+
+/// `items` joined with commas, cut into lists of at most [`TARGET_BYTES_PER_LINE`].
+fn comma_lines(items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for item in items {
+        match out.last_mut() {
+            Some(last) if last.len() + 1 + item.len() <= TARGET_BYTES_PER_LINE => {
+                last.push(',');
+                last.push_str(item);
+            }
+            _ => out.push(item.clone()),
+        }
+    }
+    out
 }
