@@ -1335,3 +1335,34 @@ fn invalid_utf8_is_refused_naming_its_command_and_keeping_its_label() {
     assert!(bar.sync().is_empty(), "nothing invalid was delivered");
     assert!(!server.archive("history_qux.csv").exists());
 }
+
+#[test]
+fn search_results_name_the_room_as_it_is_spelled_live() {
+    let server = TestServer::start(&[]);
+    let mut alice = joined(&server, "alice", &SEARCHER, "#DevOps");
+    let mut bob = joined(&server, "bob", &[], "#DevOps");
+    alice.sync();
+    bob.send("PRIVMSG #DevOps :deploy failed");
+    let live = alice.expect(" PRIVMSG ");
+    alice.send("SEARCH in=#devops;text=deploy");
+    let start = alice.next_line().unwrap();
+    let (_, inner) = read_batch(&mut alice, &start);
+    assert_eq!(
+        inner,
+        [format!(
+            "@msgid={};time={} :bob PRIVMSG #DevOps :deploy failed",
+            msgid_of(&live),
+            time_of(&live)
+        )]
+    );
+    bob.send("SEARCH deploy");
+    let got = bob.sync();
+    assert!(got[0].starts_with(":linechat NOTICE #DevOps :["), "{got:?}");
+    bob.send("SEARCH #devops deploy");
+    let got = bob.sync();
+    assert!(got[0].starts_with(":linechat NOTICE #DevOps :["), "{got:?}");
+    assert_eq!(
+        got[1],
+        ":linechat NOTICE #DevOps :End of SEARCH #DevOps: 1 match"
+    );
+}

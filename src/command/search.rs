@@ -118,7 +118,13 @@ impl Search {
             }
             return Flow::Continue;
         }
-        let label = self.room.clone().map(|_| scope_rooms[0].clone());
+        // The room as it is spelled live (`#DevOps`), for the end line and errors.
+        let label = self.room.as_ref().map(|_| {
+            s.ctx
+                .state
+                .member_room(s.id, &scope_rooms[0])
+                .unwrap_or_else(|_| scope_rooms[0].clone())
+        });
         let Some(index) = s.ctx.search.clone() else {
             s.fail(
                 "SEARCH",
@@ -155,7 +161,7 @@ impl Search {
                 let lines = results
                     .hits
                     .iter()
-                    .map(|hit| playback::relay(&hit.room, &archived(hit)).for_caps(s.caps))
+                    .map(|hit| playback::relay(&shown(s, hit), &archived(hit)).for_caps(s.caps))
                     .collect();
                 s.send_batch("soju.im/search", &[], lines);
             }
@@ -163,7 +169,7 @@ impl Search {
                 let server = s.ctx.settings.server_name.clone();
                 for hit in &results.hits {
                     let text = playback::readable(&archived(hit));
-                    s.send(playback::notice(&server, &hit.room, &text));
+                    s.send(playback::notice(&server, &shown(s, hit), &text));
                 }
                 let n = results.hits.len();
                 let scope = label.clone().unwrap_or_else(|| "your rooms".to_string());
@@ -237,6 +243,14 @@ impl Search {
             }
         }
     }
+}
+
+/// The room of a hit as it is spelled live (`#DevOps`; the index keeps it folded).
+fn shown(s: &Session, hit: &Hit) -> String {
+    s.ctx
+        .state
+        .member_room(s.id, &hit.room)
+        .unwrap_or_else(|_| hit.room.clone())
 }
 
 /// The archived message a hit stands for.
