@@ -3,6 +3,7 @@
 
 use super::{Flow, Reject, required};
 use crate::caps::Cap;
+use crate::history::{Reference, Selector};
 use crate::message::{Message, line};
 use crate::names::canonical_room;
 use crate::playback;
@@ -83,7 +84,7 @@ impl Join {
                 ));
             }
             super::names::send_names(s, joined.symbol, &joined.room, &joined.names);
-            replay(s, &joined.room).await;
+            replay(s, &joined.room, joined.history_until).await;
         }
         Flow::Continue
     }
@@ -94,7 +95,7 @@ impl Join {
 /// to clients with server-time; as marked, timestamped NOTICEs
 /// (`[2026-11-26 10:15] <alice> hello`) to everyone else. Clients that
 /// negotiated draft/chathistory fetch history themselves and get none (as ergo does).
-async fn replay(s: &Session, room: &str) {
+async fn replay(s: &Session, room: &str, until: Option<i64>) {
     let lines = s.ctx.settings.history_replay_lines;
     if lines == 0 || s.caps.has(Cap::Chathistory) {
         return;
@@ -103,9 +104,21 @@ async fn replay(s: &Session, room: &str) {
     let since = (chrono::Utc::now() - age).timestamp_millis();
     let dir = s.ctx.archive.dir().to_path_buf();
     let name = room.to_string();
-    let rows =
-        tokio::task::spawn_blocking(move || crate::history::recent(&dir, &name, since, lines))
-            .await;
+    // Exactly the messages delivered before the join: later ones arrive live.
+    let rows = tokio::task::spawn_blocking(move || match until {
+        Some(until) if until < since => Ok(Vec::new()),
+        Some(until) => crate::history::query(
+            &dir,
+            &name,
+            &Selector::Between(
+                Reference::Timestamp(until + 1),
+                Reference::Timestamp(since - 1),
+            ),
+            lines,
+        ),
+        None => crate::history::recent(&dir, &name, since, lines),
+    })
+    .await;
     let rows = match rows {
         Ok(Ok(rows)) => rows,
         Ok(Err(e)) => {

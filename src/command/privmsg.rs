@@ -128,7 +128,7 @@ impl Privmsg {
                 .with_client_tags(tags)
                 .from_bot(bot);
             ctx.state
-                .deliver_to_room(&room_for_delivery, &relay, id, None);
+                .deliver_archived(&room_for_delivery, &relay, id, millis);
             let _ = echo_tx.send(relay);
         });
         match s

@@ -150,6 +150,10 @@ pub struct Room {
     pub invex: Vec<ListEntry>,
     /// Clients invited with INVITE who have not joined yet.
     pub invited: Vec<ClientId>,
+    /// Archived time (ms) of the last room message delivered to the members: a joiner's
+    /// replay is the archive up to here, and everything later reaches it live, so nothing
+    /// is shown twice or missed (the archive delivers a room's rows in time order).
+    pub last_delivered_ms: Option<i64>,
 }
 
 impl Room {
@@ -165,6 +169,7 @@ impl Room {
             excepts: Vec::new(),
             invex: Vec::new(),
             invited: Vec::new(),
+            last_delivered_ms: None,
         }
     }
 

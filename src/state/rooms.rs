@@ -20,6 +20,9 @@ pub struct Joined {
     pub symbol: &'static str,
     /// Member nicks with their prefix (`@alice`).
     pub names: Vec<String>,
+    /// The replay's end: archived messages up to this time (ms) were delivered before the
+    /// join, later ones reach the joiner live. `None` for a room with no delivery yet.
+    pub history_until: Option<i64>,
 }
 
 /// What a MODE line on a room did: the room's display name, the outcome, and the lists
@@ -143,7 +146,12 @@ impl State {
         let room = inner
             .rooms
             .entry(key_name.clone())
-            .or_insert_with(|| Room::new(name, now));
+            .or_insert_with(|| {
+                // What the archive holds for a new room was said before it existed.
+                let mut room = Room::new(name, now);
+                room.last_delivered_ms = Some(chrono::Utc::now().timestamp_millis());
+                room
+            });
         room.add_member(id, Instant::now());
         if let Some(c) = inner.clients.get_mut(&id) {
             c.rooms.insert(key_name.clone());
@@ -178,6 +186,7 @@ impl State {
             topic: room.topic.clone(),
             symbol: symbol(room),
             names: inner.member_names(room, id),
+            history_until: room.last_delivered_ms,
         }))
     }
 
@@ -317,6 +326,21 @@ impl State {
             return Err(RoomError::NotInRoom);
         }
         Ok(room.name.clone())
+    }
+
+    /// Delivers an archived room message (archived at `millis`) to every member except the
+    /// sender, and notes it as the room's last delivered message (see [`Joined`]).
+    pub fn deliver_archived(&self, name: &str, msg: &Relay, except: ClientId, millis: i64) {
+        let mut inner = self.lock();
+        let inner = &mut *inner;
+        if let Some(room) = inner.rooms.get_mut(&room_key(name)) {
+            room.last_delivered_ms = Some(millis);
+            send_all(
+                &inner.clients,
+                room.members.keys().filter(|m| **m != except),
+                msg,
+            );
+        }
     }
 
     /// Sends `msg` to every current member of a room except `except` (only to those that
