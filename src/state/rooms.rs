@@ -143,15 +143,12 @@ impl State {
         if let Some(room) = inner.rooms.get(&key_name) {
             room.admit(id, &mask, key).map_err(RoomError::Refused)?;
         }
-        let room = inner
-            .rooms
-            .entry(key_name.clone())
-            .or_insert_with(|| {
-                // What the archive holds for a new room was said before it existed.
-                let mut room = Room::new(name, now);
-                room.last_delivered_ms = Some(chrono::Utc::now().timestamp_millis());
-                room
-            });
+        let room = inner.rooms.entry(key_name.clone()).or_insert_with(|| {
+            // What the archive holds for a new room was said before it existed.
+            let mut room = Room::new(name, now);
+            room.last_delivered_ms = Some(chrono::Utc::now().timestamp_millis());
+            room
+        });
         room.add_member(id, Instant::now());
         if let Some(c) = inner.clients.get_mut(&id) {
             c.rooms.insert(key_name.clone());
