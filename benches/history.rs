@@ -4,6 +4,8 @@
 //! Reports p50/p99/max latency figures; asserts only that every answer was complete.
 //! Run with `cargo bench --bench history` (optionally `-- ROWS REQUESTS`). Loopback only.
 
+mod support;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -34,32 +36,7 @@ fn main() {
             / 1e6,
         made.elapsed().as_secs_f64()
     );
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--max-clients",
-            "100000",
-            "--sendq-bytes",
-            "4194304",
-            "--flood-rate",
-            "0",
-        ])
-        .arg("--log-dir")
-        .arg(tmp.path())
-        .env("RUST_LOG", "warn,linechat::service=info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start chat-server");
-    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(n > 0, "chat-server exited before it logged its address");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut server, addr) = support::start_server(tmp.path(), 4194304);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let load = start_load(&addr).await;

@@ -5,6 +5,8 @@
 //! `-- CLIENTS ROOMS MESSAGES_PER_CLIENT RATE`, RATE in messages per second per client, 0 for
 //! as fast as possible). Loopback only.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,33 +25,7 @@ fn main() {
     let per_client = *args.get(2).unwrap_or(&200);
     let rate = *args.get(3).unwrap_or(&0);
     let tmp = tempfile::tempdir().unwrap();
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--max-clients",
-            "100000",
-            "--sendq-bytes",
-            "1048576",
-            // The bench measures capacity, not the flood policy.
-            "--flood-rate",
-            "0",
-        ])
-        .arg("--log-dir")
-        .arg(tmp.path())
-        .env("RUST_LOG", "warn,linechat::service=info")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("start chat-server");
-    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(n > 0, "chat-server exited before it logged its address");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let (mut server, addr) = support::start_server(tmp.path(), 1048576);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (elapsed, hist, delivered) = rt.block_on(run(&addr, clients, rooms, per_client, rate));
     let sent = clients * per_client;
