@@ -36,13 +36,16 @@ pub struct Args {
     #[serde(skip)]
     pub check_config: bool,
 
-    /// Plaintext listen address (repeatable). `none` disables plaintext. [default: 127.0.0.1:6667]
+    /// Plaintext listen address, HOST:PORT (repeatable; a host name binds every address it
+    /// resolves to). `none` disables plaintext. [default: 127.0.0.1:6667]
     #[arg(long, value_name = "ADDR")]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub listen: Option<Vec<String>>,
 
-    /// TLS listen address (repeatable); needs --tls-cert and --tls-key.
+    /// TLS listen address, HOST:PORT (repeatable); needs --tls-cert and --tls-key.
     #[arg(long, value_name = "ADDR")]
-    pub tls_listen: Option<Vec<SocketAddr>>,
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub tls_listen: Option<Vec<String>>,
 
     /// PEM file with the certificate chain for TLS listeners.
     #[arg(long, value_name = "FILE")]
@@ -242,18 +245,11 @@ impl Settings {
                 flags.$field.or(file.$field)
             };
         }
-        let listen_strs = pick!(listen).unwrap_or_else(|| vec!["127.0.0.1:6667".to_string()]);
-        let mut listen = Vec::new();
-        for s in listen_strs {
-            if s.eq_ignore_ascii_case("none") || s.is_empty() {
-                continue;
-            }
-            listen.push(
-                s.parse::<SocketAddr>()
-                    .with_context(|| format!("listen address `{s}` is not HOST:PORT"))?,
-            );
-        }
-        let tls_listen = pick!(tls_listen).unwrap_or_default();
+        let listen = resolve_addrs(
+            "listen",
+            &pick!(listen).unwrap_or_else(|| vec!["127.0.0.1:6667".to_string()]),
+        )?;
+        let tls_listen = resolve_addrs("tls-listen", &pick!(tls_listen).unwrap_or_default())?;
         let tls_cert = pick!(tls_cert);
         let tls_key = pick!(tls_key);
         if !tls_listen.is_empty() && (tls_cert.is_none() || tls_key.is_none()) {
@@ -325,6 +321,61 @@ impl Settings {
     }
 }
 
+/// A list setting given in the file as one string or as a list: `listen = "0.0.0.0:6667"`
+/// and `listen = ["0.0.0.0:6667", "[::]:6667"]` both work.
+fn one_or_many<'de, D>(de: D) -> Result<Option<Vec<String>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Some(match OneOrMany::deserialize(de)? {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    }))
+}
+
+/// The socket addresses of `--<flag>` values: `none` (or empty) is skipped, an IP address
+/// with a port is taken as it is, and a host name is resolved, binding every address it
+/// resolves to (`localhost:6670` gives 127.0.0.1 and ::1 where both exist).
+fn resolve_addrs(flag: &str, values: &[String]) -> anyhow::Result<Vec<SocketAddr>> {
+    let mut out: Vec<SocketAddr> = Vec::new();
+    for s in values {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("none") || s.is_empty() {
+            continue;
+        }
+        let found: Vec<SocketAddr> = match s.parse::<SocketAddr>() {
+            Ok(addr) => vec![addr],
+            Err(_) => {
+                if s.rsplit_once(':')
+                    .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+                {
+                    bail!(
+                        "{flag} address `{s}` is not HOST:PORT (for example 127.0.0.1:6667 or localhost:6667)"
+                    );
+                }
+                std::net::ToSocketAddrs::to_socket_addrs(s)
+                    .with_context(|| format!("{flag} address `{s}`: cannot resolve the host name"))?
+                    .collect()
+            }
+        };
+        if found.is_empty() {
+            bail!("{flag} address `{s}`: the host name resolves to no address");
+        }
+        for addr in found {
+            if !out.contains(&addr) {
+                out.push(addr);
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Every operator needs a name and a password hash argon2 can read: a plain password in
 /// the file is refused, so it cannot be left there by mistake.
 fn check_opers(opers: Vec<OperEntry>) -> anyhow::Result<Vec<OperEntry>> {
@@ -370,6 +421,24 @@ mod tests {
         assert!(err.to_string().contains("nowhere"), "{err}");
         let flags = Args::parse_from(["chat-server", "--tls-listen", "127.0.0.1:6697"]);
         assert!(Settings::resolve(flags, Args::default()).is_err());
+    }
+
+    #[test]
+    fn listen_takes_one_string_or_a_list_and_host_names() {
+        let file: Args = toml::from_str("listen = \"127.0.0.1:6670\"\n").unwrap();
+        let s = Settings::resolve(Args::default(), file).unwrap();
+        assert_eq!(s.listen, ["127.0.0.1:6670".parse::<SocketAddr>().unwrap()]);
+        let file: Args =
+            toml::from_str("listen = [\"127.0.0.1:6670\", \"none\", \"127.0.0.1:6670\"]\n")
+                .unwrap();
+        let s = Settings::resolve(Args::default(), file).unwrap();
+        assert_eq!(s.listen.len(), 1, "duplicates bind once");
+        let flags = Args::parse_from(["chat-server", "--listen", "localhost:6670"]);
+        let s = Settings::resolve(flags, Args::default()).unwrap();
+        assert!(!s.listen.is_empty() && s.listen.iter().all(|a| a.ip().is_loopback()));
+        let flags = Args::parse_from(["chat-server", "--listen", "localhost"]);
+        let err = Settings::resolve(flags, Args::default()).unwrap_err();
+        assert!(err.to_string().contains("is not HOST:PORT"), "{err}");
     }
 
     #[test]
