@@ -1,25 +1,54 @@
 //! A client's outgoing queue, bounded in bytes (IRC's "sendq").
 //!
-//! Senders never wait on a slow reader: a line that would push the queue past its limit
-//! marks the client for disconnection instead, so one stuck client cannot stall a room or
-//! grow the server's memory without bound.
+//! Senders never wait on a slow reader: a line from *others* (room traffic, private
+//! messages) that would push the queue past its limit marks the client for disconnection
+//! instead, so one stuck client cannot stall a room or grow the server's memory without
+//! bound. Replies to the client's *own* commands (sent from its own session task while it
+//! handles a line, see [`replying`]) never count against that hard limit: the session stops
+//! reading the client's next commands until they drain below a soft limit, as InspIRCd's
+//! soft sendq does, so a big answer (LIST, WHO, CHATHISTORY) never costs the asker its
+//! connection and memory stays bounded by one command's answer.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
+/// Bytes of replies to its own commands a client may have unread before the session
+/// stops reading its next command (InspIRCd's soft sendq is 10 KiB).
+pub const SOFT_SENDQ: usize = 16 * 1024;
+
+tokio::task_local! {
+    /// The outbox whose client's command is being handled on this task.
+    static REPLYING: usize;
+}
+
+/// Runs `fut` (the handling of one client line) so that what it queues to the client's
+/// own outbox (`owner`, see [`Outbox::owner_key`]) counts as replies, not as others' traffic.
+pub async fn replying<F: Future>(owner: usize, fut: F) -> F::Output {
+    REPLYING.scope(owner, fut).await
+}
+
+/// One queued line, and whether it answers the client's own command.
+type Queued = (Bytes, bool);
+
 /// The sending side of a client's queue; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Outbox {
-    tx: mpsc::UnboundedSender<Bytes>,
+    tx: mpsc::UnboundedSender<Queued>,
     shared: Arc<Shared>,
 }
 
 #[derive(Debug)]
 struct Shared {
+    /// Bytes of others' lines not yet written: held to `limit`.
     queued: AtomicUsize,
+    /// Bytes of replies to the client's own commands not yet written.
+    own: AtomicUsize,
+    /// Signalled when `own` falls below [`SOFT_SENDQ`].
+    drained: Notify,
     limit: usize,
     /// Set once the connection must close (sendq exceeded, KILL); the reason stays.
     closing: AtomicBool,
@@ -38,7 +67,7 @@ pub struct Closing {
 
 /// The receiving side, drained by the connection's writer task.
 pub struct OutboxReceiver {
-    rx: mpsc::UnboundedReceiver<Bytes>,
+    rx: mpsc::UnboundedReceiver<Queued>,
     shared: Arc<Shared>,
 }
 
@@ -48,6 +77,8 @@ impl Outbox {
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             queued: AtomicUsize::new(0),
+            own: AtomicUsize::new(0),
+            drained: Notify::new(),
             limit,
             closing: AtomicBool::new(false),
             reason: Mutex::new(None),
@@ -93,23 +124,51 @@ impl Outbox {
             return false;
         }
         let len = line.len();
+        if REPLYING
+            .try_with(|k| *k == self.owner_key())
+            .unwrap_or(false)
+        {
+            self.shared.own.fetch_add(len, Ordering::Relaxed);
+            if self.tx.send((line, true)).is_err() {
+                self.shared.own.fetch_sub(len, Ordering::Relaxed);
+                return false;
+            }
+            return true;
+        }
         let before = self.shared.queued.fetch_add(len, Ordering::Relaxed);
         if before + len > self.shared.limit {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
             self.close("SendQ exceeded", "SendQ exceeded");
             return false;
         }
-        if self.tx.send(line).is_err() {
+        if self.tx.send((line, false)).is_err() {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
             return false;
         }
         true
     }
 
+    /// Bytes of replies to the client's own commands not yet written.
+    pub fn own_backlog(&self) -> usize {
+        self.shared.own.load(Ordering::Relaxed)
+    }
+
+    /// Resolves once the replies not yet written are below [`SOFT_SENDQ`]: until then the
+    /// session reads no further command from the client.
+    pub async fn replies_drained(&self) {
+        loop {
+            let notified = self.shared.drained.notified();
+            if self.own_backlog() < SOFT_SENDQ {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Queues a line even past the limit: for the final ERROR line of a closing connection.
     pub fn send_final(&self, line: Bytes) {
-        self.shared.queued.fetch_add(line.len(), Ordering::Relaxed);
-        let _ = self.tx.send(line);
+        self.shared.own.fetch_add(line.len(), Ordering::Relaxed);
+        let _ = self.tx.send((line, true));
     }
 
     /// Asks the connection to close with `reason` (what others see in its QUIT): the
@@ -149,16 +208,27 @@ impl Outbox {
 impl OutboxReceiver {
     /// The next queued line, or `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Bytes> {
-        let line = self.rx.recv().await?;
-        self.shared.queued.fetch_sub(line.len(), Ordering::Relaxed);
-        Some(line)
+        let queued = self.rx.recv().await?;
+        Some(self.taken(queued))
     }
 
     /// A queued line if one is ready now.
     pub fn try_recv(&mut self) -> Option<Bytes> {
-        let line = self.rx.try_recv().ok()?;
-        self.shared.queued.fetch_sub(line.len(), Ordering::Relaxed);
-        Some(line)
+        let queued = self.rx.try_recv().ok()?;
+        Some(self.taken(queued))
+    }
+
+    fn taken(&self, (line, own): Queued) -> Bytes {
+        let len = line.len();
+        if own {
+            let before = self.shared.own.fetch_sub(len, Ordering::Relaxed);
+            if before >= SOFT_SENDQ && before - len < SOFT_SENDQ {
+                self.shared.drained.notify_waiters();
+            }
+        } else {
+            self.shared.queued.fetch_sub(len, Ordering::Relaxed);
+        }
+        line
     }
 }
 
@@ -175,5 +245,30 @@ mod tests {
         assert_eq!(out.closed().await.reason, "SendQ exceeded");
         assert_eq!(rx.recv().await.unwrap(), Bytes::from_static(b"12345"));
         assert!(!out.send(Bytes::from_static(b"1")), "stays flagged");
+    }
+
+    #[tokio::test]
+    async fn replies_to_own_commands_pass_the_limit_and_drain() {
+        let (out, mut rx) = Outbox::new(10);
+        let big = Bytes::from(vec![b'x'; SOFT_SENDQ]);
+        let owner = out.owner_key();
+        replying(owner, async {
+            assert!(out.send(big.clone()));
+            assert!(out.send(big.clone()));
+        })
+        .await;
+        assert_eq!(out.own_backlog(), 2 * SOFT_SENDQ);
+        assert!(
+            out.send(Bytes::from_static(b"12345")),
+            "others' lines still fit"
+        );
+        let waiting = tokio::spawn({
+            let out = out.clone();
+            async move { out.replies_drained().await }
+        });
+        assert_eq!(rx.recv().await.unwrap().len(), SOFT_SENDQ);
+        assert_eq!(rx.recv().await.unwrap().len(), SOFT_SENDQ);
+        waiting.await.unwrap();
+        assert_eq!(out.own_backlog(), 0);
     }
 }
