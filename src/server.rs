@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -134,7 +135,7 @@ fn open_search(settings: &Settings) -> Option<LiveIndex> {
 
 /// Room mode `+W`: once a second, kick members idle past their room's limit.
 async fn sweep_idle_members(ctx: Ctx) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
@@ -165,11 +166,14 @@ async fn accept_loop(
             Err(e) => {
                 // Running out of file descriptors must not end the listener.
                 tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
+        if let Err(e) = keepalive(&stream, ctx.settings.ping_interval) {
+            tracing::warn!(%peer, error = %e, "cannot enable TCP keepalive");
+        }
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, "refused: server full");
             match &listener.tls {
@@ -227,4 +231,55 @@ async fn refuse<S: AsyncWrite + Unpin>(mut stream: S) {
         .write_all(b"ERROR :Server is full, try again later\r\n")
         .await;
     let _ = stream.shutdown().await;
+}
+
+/// Seconds between TCP keepalive probes once the connection has been idle.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered keepalive probes before the kernel gives the connection up.
+const KEEPALIVE_PROBES: u32 = 6;
+
+/// TCP keepalive on an accepted socket, before any TLS: after `idle` (the ping interval)
+/// without traffic the kernel probes every 10 s and closes the connection after 6 missed
+/// probes. It is what finds a dead telnet peer, which is never sent an IRC PING (see
+/// `session`). Unacknowledged output is bounded the same way (`TCP_USER_TIMEOUT`), so a
+/// peer that vanished while its room was busy is found too, not after 15 minutes of
+/// retransmissions.
+pub fn keepalive(stream: &tokio::net::TcpStream, idle: Duration) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(stream);
+    let params = socket2::TcpKeepalive::new()
+        .with_time(idle)
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_PROBES);
+    socket.set_tcp_keepalive(&params)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_user_timeout(Some(idle + KEEPALIVE_INTERVAL * KEEPALIVE_PROBES))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_sockets_get_short_keepalive_probes_following_the_ping_interval() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = tokio::net::TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let (stream, _) = accepted.unwrap();
+        keepalive(&stream, Duration::from_secs(90)).unwrap();
+        let socket = socket2::SockRef::from(&stream);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(
+            socket.tcp_keepalive_time().unwrap(),
+            Duration::from_secs(90)
+        );
+        assert_eq!(socket.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            socket.tcp_user_timeout().unwrap(),
+            Some(Duration::from_secs(150))
+        );
+        drop(client);
+    }
 }

@@ -45,6 +45,11 @@ pub struct Session {
     /// The version given with `CAP LS` (302 gets capability values and cap-notify).
     pub cap_version: u32,
     pub pass_ok: bool,
+    /// Whether the server PINGs this client when it is silent: it is an IRC client (it
+    /// sent USER before registering, or CAP) or has answered a PING. A telnet-style
+    /// session (NICK alone) is never pinged, since a person cannot answer; TCP keepalive
+    /// finds its dead peers instead ([`crate::server::keepalive`]).
+    pub pinged: bool,
 }
 
 impl Session {
@@ -260,6 +265,10 @@ impl Session {
         {
             return flow;
         }
+        if !self.pinged && command.marks_irc_client(self.registered) {
+            tracing::debug!(client = self.id, "an IRC client: pinged when silent");
+            self.pinged = true;
+        }
         command.apply(self).await
     }
 
@@ -304,6 +313,7 @@ where
         caps: Caps::NONE,
         cap_version: 0,
         pass_ok: false,
+        pinged: false,
     };
     let settings = &ctx.settings;
     let registration_deadline = Instant::now() + settings.registration_timeout;
@@ -363,7 +373,7 @@ where
                 outbox.send_final(line("", "ERROR", &[], Some("Closing link: registration timed out")));
                 break "Registration timed out".into();
             }
-            _ = sleep_until(ping_deadline), if session.registered => {
+            _ = sleep_until(ping_deadline), if session.registered && session.pinged => {
                 if awaiting_pong {
                     outbox.send_final(line("", "ERROR", &[], Some("Closing link: ping timeout")));
                     break "Ping timeout".into();

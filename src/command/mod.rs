@@ -217,6 +217,16 @@ impl Command {
         )
     }
 
+    /// Whether this command shows the connection is an IRC program, not a person typing:
+    /// `USER` while registering, any `CAP`, any `PONG`. Such sessions get IRC PINGs.
+    pub fn marks_irc_client(&self, registered: bool) -> bool {
+        match self {
+            Command::User(_) => !registered,
+            Command::Cap(_) | Command::Pong => true,
+            _ => false,
+        }
+    }
+
     /// Carries the command out.
     pub async fn apply(self, s: &mut Session) -> Flow {
         match self {
