@@ -1,4 +1,5 @@
-//! `chat-server`: parses flags, binds the listeners and runs the server until a signal.
+//! `chat-server`: parses flags, checks and opens the archive, binds the listeners and runs
+//! the server until a signal.
 
 use std::process::ExitCode;
 
@@ -48,7 +49,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat-server: {e:#}");
-            ExitCode::FAILURE
+            // A log directory that cannot be used (a file, a missing parent, another
+            // server's) is a configuration error, as --check-config reports it.
+            if e.chain().any(|c| c.is::<linechat::logdir::LogDirError>()) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

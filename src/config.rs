@@ -63,6 +63,13 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
 
+    /// Create --log-dir with any missing parent directories. Without it a log directory
+    /// whose parent does not exist is refused, so a mistyped path is not taken for a new,
+    /// empty archive.
+    #[arg(long)]
+    #[serde(default)]
+    pub create_log_dir: bool,
+
     /// Connection password clients must send with PASS before registering.
     #[arg(
         long,
@@ -170,6 +177,8 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
     pub handshake_timeout: Duration,
     pub log_dir: PathBuf,
+    /// Create the log directory's missing parents (`--create-log-dir`).
+    pub create_log_dir: bool,
     pub password: Option<String>,
     pub server_name: String,
     pub max_clients: usize,
@@ -291,6 +300,7 @@ impl Settings {
             tls_key,
             handshake_timeout: secs(pick!(handshake_timeout), 10, "handshake-timeout")?,
             log_dir: pick!(log_dir).unwrap_or_else(|| PathBuf::from("./logs")),
+            create_log_dir: flags.create_log_dir || file.create_log_dir,
             password: pick!(password).filter(|p| !p.is_empty()),
             server_name,
             max_clients: pick!(max_clients).unwrap_or(10_000).max(1),

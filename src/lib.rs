@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod flood;
 pub mod history;
+pub mod logdir;
 pub mod message;
 pub mod names;
 pub mod outbox;

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use crate::archive::{Archive, ArchiveWriter};
 use crate::config::Settings;
 use crate::context::{Context, Ctx};
+use crate::logdir::{Found, LogDirLock};
 use crate::search::{LiveConfig, LiveIndex};
 use crate::state::State;
 
@@ -43,17 +44,30 @@ impl Listener {
 pub struct Server {
     ctx: Ctx,
     writer: ArchiveWriter,
+    /// Held until [`Server::run`] has closed the archive: one archive, one server.
+    _lock: LogDirLock,
 }
 
 impl Server {
-    /// Opens (and repairs) the archive directory; fails if it cannot be created or read.
+    /// Checks the log directory (creating it when allowed), locks it against a second
+    /// server, and opens (and repairs) the archive. A directory that cannot be used fails
+    /// with a [`crate::logdir::LogDirError`].
     pub fn new(settings: Settings) -> anyhow::Result<Server> {
-        let (archive, writer) = Archive::open(&settings.log_dir).map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open log directory {}: {e}",
-                settings.log_dir.display()
-            )
-        })?;
+        let dir = &settings.log_dir;
+        let found = crate::logdir::prepare(dir, settings.create_log_dir)?;
+        let lock = LogDirLock::acquire(dir)?;
+        let (archive, writer) = Archive::open(dir)
+            .map_err(|e| anyhow::anyhow!("cannot open log directory {}: {e}", dir.display()))?;
+        match found {
+            Found::Missing => {
+                tracing::info!("created a new, empty archive in {}", dir.display())
+            }
+            Found::Existing => {
+                let rooms = crate::logdir::count_rooms(dir).unwrap_or(0);
+                let plural = if rooms == 1 { "" } else { "s" };
+                tracing::info!("opened archive {}: {rooms} room{plural}", dir.display());
+            }
+        }
         let search = open_search(&settings);
         let state = State::named(&settings.server_name);
         let ctx = Arc::new(Context {
@@ -63,7 +77,16 @@ impl Server {
             search,
             started: chrono::Utc::now(),
         });
-        Ok(Server { ctx, writer })
+        Ok(Server {
+            ctx,
+            writer,
+            _lock: lock,
+        })
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.ctx.settings
     }
 
     /// The archive, for SIGHUP reopening and for the search indexer.

@@ -2,11 +2,12 @@
 //! and the signals an init system sends it.
 //!
 //! The order matters and is the reason this is one function rather than steps in `main`:
-//! signal handlers first (a `systemctl reload` arriving during start-up must not kill the
-//! process, SIGHUP's default action), then the TLS pair (a bad certificate stops start-up
-//! before any port is taken, naming the file), then the listeners (inherited from systemd
-//! socket activation, or bound from the settings), then the archive, and only then
-//! `READY=1`. SIGHUP reopens the archives (logrotate) and reloads the TLS pair (certificate
+//! check everything, then bind, then say ready. Signal handlers first (a `systemctl
+//! reload` arriving during start-up must not kill the process, SIGHUP's default action),
+//! then the TLS pair (a bad certificate stops start-up before any port is taken, naming
+//! the file), then the log directory and the archive (checked, locked against a second
+//! server, opened), then the listeners (inherited from systemd socket activation, or bound
+//! from the settings; "listening on" is logged only then), and only then `READY=1`. SIGHUP reopens the archives (logrotate) and reloads the TLS pair (certificate
 //! renewal); SIGTERM and SIGINT close every connection with a goodbye and exit 0.
 
 use std::net::SocketAddr;
@@ -20,10 +21,13 @@ use crate::server::{Listener, Server};
 use crate::systemd;
 use crate::tls::ReloadableTls;
 
-/// Validates what `--check-config` can without binding ports: the settings were already
-/// resolved, so this reads the TLS pair when one is configured.
+/// Validates what `--check-config` can without binding ports or changing anything: the
+/// settings were already resolved, so this reads the TLS pair when one is configured and
+/// checks the log directory as start-up would (without creating it, and without its lock,
+/// which the running server holds while its next configuration is checked).
 pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
     load_tls(settings)?;
+    crate::logdir::check(&settings.log_dir, settings.create_log_dir)?;
     Ok(())
 }
 
@@ -44,8 +48,8 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut interrupt = signal(SignalKind::interrupt())?;
 
     let tls = load_tls(&settings)?;
-    let (listeners, status) = bind(&settings, tls.as_ref()).await?;
     let server = Server::new(settings)?;
+    let (listeners, status) = bind(server.settings(), tls.as_ref()).await?;
     let archive = server.archive();
 
     let reloader = tokio::spawn(async move {
