@@ -7,13 +7,7 @@ use clap::Parser;
 use linechat::config::{Args, Settings};
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    linechat::logging::init();
     let args = Args::parse();
     if args.hash_password {
         return hash_password();

@@ -10,6 +10,7 @@ pub mod context;
 pub mod flood;
 pub mod history;
 pub mod logdir;
+pub mod logging;
 pub mod message;
 pub mod names;
 pub mod outbox;

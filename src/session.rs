@@ -189,7 +189,16 @@ impl Session {
             return Flow::Continue;
         }
         let msg = match Message::parse(&text) {
-            Ok(Some(msg)) => msg,
+            Ok(Some(msg)) => {
+                tracing::debug!(
+                    client = self.id,
+                    nick = %self.target(),
+                    command = %msg.command,
+                    params = ?crate::command::loggable_params(&msg),
+                    "command"
+                );
+                msg
+            }
             Ok(None) => return Flow::Continue,
             Err(_) if !utf8 => {
                 self.refuse_invalid_utf8("*");
@@ -386,7 +395,8 @@ where
     };
 
     ctx.state.disconnect(id, &reason);
-    tracing::info!(client = id, %peer, reason = %reason, "disconnected");
+    let logged = crate::command::loggable_reason(&reason);
+    tracing::info!(client = id, %peer, reason = %logged, "disconnected");
     drop(session);
     drop(outbox);
     // The writer ends once every outbox clone is gone and the last lines are written.

@@ -35,6 +35,7 @@ impl Cap {
                     s.cap_negotiating = true;
                 }
                 let version = self.arg.parse::<u32>().unwrap_or(0);
+                tracing::debug!(client = s.id, nick = %target, version, "CAP LS");
                 if version >= 302 {
                     s.cap_version = s.cap_version.max(version);
                     // cap-notify is implied by 302 (capability-negotiation spec).
@@ -75,14 +76,24 @@ impl Cap {
                 let asked = self.arg.trim();
                 match request(s.caps, asked) {
                     Some(caps) => {
+                        tracing::debug!(client = s.id, nick = %target, requested = asked, "CAP ACK");
                         s.caps = caps;
                         s.ctx.state.set_caps(s.id, caps);
                         s.send(line(&server, "CAP", &[&target, "ACK"], Some(asked)));
                     }
-                    None => s.send(line(&server, "CAP", &[&target, "NAK"], Some(asked))),
+                    None => {
+                        tracing::debug!(client = s.id, nick = %target, requested = asked, "CAP NAK");
+                        s.send(line(&server, "CAP", &[&target, "NAK"], Some(asked)));
+                    }
                 }
             }
             "END" => {
+                tracing::debug!(
+                    client = s.id,
+                    nick = %target,
+                    enabled = %s.caps.names(),
+                    "CAP END"
+                );
                 s.cap_negotiating = false;
                 if let Some(reason) = s.try_register(false) {
                     return Flow::Close(reason);

@@ -23,6 +23,7 @@ mod pass;
 mod ping;
 mod privmsg;
 mod quit;
+mod redact;
 mod search;
 mod server_info;
 mod setname;
@@ -40,6 +41,7 @@ use crate::session::Session;
 use crate::state::RoomError;
 
 pub use motd::welcome;
+pub use redact::{loggable_params, loggable_reason};
 
 /// What the session does after a command.
 #[derive(Debug, PartialEq, Eq)]
