@@ -20,7 +20,7 @@ use crate::command::{Command, Flow};
 use crate::context::Ctx;
 use crate::flood::FloodGate;
 use crate::message::{Message, ParseError, line};
-use crate::outbox::{Outbox, OutboxReceiver};
+use crate::outbox::{Outbox, OutboxReceiver, SOFT_SENDQ, replying};
 use crate::state::ClientId;
 
 /// How long a nick-only (telnet) client may idle before registration completes anyway.
@@ -331,12 +331,16 @@ where
     let mut grace: Option<Instant> = None;
     let mut flood = FloodGate::new(settings.flood_burst, settings.flood_rate);
 
+    let owner = outbox.owner_key();
     let reason: String = loop {
         let now = Instant::now();
         let throttled = flood.wait_until(now);
         if flood.report(now) {
             tracing::info!(client = id, %peer, "flood control: input paced");
         }
+        // Soft sendq: while the answers to its own commands are unread, the client's next
+        // command waits (see `outbox`); others' traffic keeps the hard limit.
+        let backlogged = outbox.own_backlog() >= SOFT_SENDQ;
         tokio::select! {
             _ = shutdown.recv() => {
                 outbox.send_final(line("", "ERROR", &[], Some("Server shutting down")));
@@ -348,7 +352,8 @@ where
             }
             // While throttled, input stays unread until the flood gate opens.
             _ = sleep_until(throttled.unwrap_or(now)), if throttled.is_some() => {}
-            item = lines.next(), if throttled.is_none() => {
+            _ = outbox.replies_drained(), if backlogged => {}
+            item = lines.next(), if throttled.is_none() && !backlogged => {
                 let inbound = match item {
                     None => break "Connection closed".into(),
                     Some(Err(e)) => break format!("Read error: {e}"),
@@ -358,7 +363,7 @@ where
                 flood.charge(read_at);
                 ping_deadline = read_at + settings.ping_interval;
                 awaiting_pong = false;
-                match session.handle(inbound).await {
+                match replying(owner, session.handle(inbound)).await {
                     Flow::Continue => {}
                     Flow::Close(reason) => {
                         let text = format!("Closing link: {} ({reason})", session.target());

@@ -1052,3 +1052,33 @@ fn hostile_archive_rows_come_out_of_search_clean() {
         assert_clean(line);
     }
 }
+
+/// A big answer to one's own command never costs the connection (soft sendq): with the
+/// smallest sendq (4 KiB), 1000 archived lines of ~120 bytes come back whole, and the
+/// client goes on talking afterwards. Before the soft sendq this was `SendQ exceeded`.
+#[test]
+fn a_big_history_answer_never_exceeds_the_askers_sendq() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut csv = String::from("timestamp,username,message\n");
+    for i in 0..1000 {
+        csv.push_str(&format!(
+            "2026-11-20T10:{:02}:{:02}.{:03}Z,old,line {i} of a long and fairly wordy archived conversation about nothing\n",
+            i / 600,
+            (i / 10) % 60,
+            i % 10
+        ));
+    }
+    std::fs::write(logs.join("history_big.csv"), csv).unwrap();
+    let server = TestServer::start_in(&logs, &["--sendq-bytes", "4096"]);
+    let mut c = joined(&server, "reader", &CAPS, "#big");
+    let got = chathistory(&mut c, "CHATHISTORY LATEST #big * 1000", "#big");
+    assert_eq!(got.len(), 1000);
+    assert_eq!(
+        got[999].text,
+        "line 999 of a long and fairly wordy archived conversation about nothing"
+    );
+    c.send("PRIVMSG #big :still here");
+    assert!(c.next_line().unwrap().ends_with("PRIVMSG #big :still here"));
+}
