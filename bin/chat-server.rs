@@ -39,7 +39,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(linechat::service::run(settings)) {
+    let result = runtime.block_on(linechat::service::run(settings));
+    // A blocking task stuck on a broken disk (the search indexer) must not keep the
+    // process from exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("chat-server: {e:#}");

@@ -128,32 +128,38 @@ impl Server {
         sessions.wait().await;
         self.writer.close().await;
         if let Some(indexer) = indexer {
-            let _ = indexer.await;
-            tracing::info!("search index up to date");
+            // A broken indexer (disk full, damaged index) must not hold up the exit: the
+            // next start catches up from the archives anyway.
+            match tokio::time::timeout(INDEX_SHUTDOWN_WAIT, indexer).await {
+                Ok(Ok(true)) => tracing::info!("search index up to date"),
+                Ok(_) => tracing::warn!(
+                    "search index not up to date; it catches up from the archives at the next start"
+                ),
+                Err(_) => tracing::warn!(
+                    "search index still busy after {} s; not waiting for it (it catches up \
+                     from the archives at the next start)",
+                    INDEX_SHUTDOWN_WAIT.as_secs()
+                ),
+            }
         }
         tracing::info!("archive closed; bye");
         Ok(())
     }
 }
 
-/// Opens the search index in `<log-dir>/.index`, taking its writer lock. Failure is
-/// logged, not fatal: chat works without search, and SEARCH then says it is unavailable.
+/// Longest the shutdown waits for the indexer's last catch-up.
+const INDEX_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
+
+/// The search index in `<log-dir>/.index`. Nothing is opened here: the indexer task
+/// opens, verifies and if need be rebuilds it in the background, so whatever state the
+/// index is in, chat starts; SEARCH says meanwhile why it cannot answer.
 fn open_search(settings: &Settings) -> Option<LiveIndex> {
     let index_dir = crate::search::cli::default_index_dir(&settings.log_dir);
     let config = LiveConfig {
         max_results: settings.search_max_results,
         ..LiveConfig::default()
     };
-    match LiveIndex::open_with(&settings.log_dir, &index_dir, config) {
-        Ok(live) => {
-            tracing::info!("search index {} open", index_dir.display());
-            Some(live)
-        }
-        Err(e) => {
-            tracing::error!("search disabled: {e}");
-            None
-        }
-    }
+    Some(LiveIndex::start(&settings.log_dir, &index_dir, config))
 }
 
 /// Room mode `+W`: once a second, kick members idle past their room's limit.

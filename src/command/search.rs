@@ -154,9 +154,12 @@ impl Search {
         };
         // Read-your-writes: wait for the rows already delivered to be indexed.
         let written = *s.ctx.archive.written().borrow();
-        index.wait_indexed(written, INDEX_WAIT).await;
         let context = label.as_deref().unwrap_or("*");
-        match index.search(req).await {
+        let answer = match index.wait_indexed(written, INDEX_WAIT).await {
+            Ok(()) => index.search(req).await,
+            Err(e) => Err(e),
+        };
+        match answer {
             Ok(results) if self.soju.is_some() => {
                 let lines = results
                     .hits
@@ -195,6 +198,9 @@ impl Search {
                     "INVALID_QUERY"
                 };
                 s.fail("SEARCH", code, &[context], &e.to_string());
+            }
+            Err(SearchError::Unavailable(why)) => {
+                s.fail("SEARCH", "UNAVAILABLE", &[context], &why);
             }
             Err(SearchError::Timeout) => {
                 s.fail(

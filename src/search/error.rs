@@ -65,4 +65,8 @@ pub enum SearchError {
     /// The index could not be read.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// The index cannot answer yet (being rebuilt, catching up after a write failure);
+    /// the text says why and for how long, roughly.
+    #[error("{0}")]
+    Unavailable(String),
 }

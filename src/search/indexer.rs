@@ -169,6 +169,15 @@ impl Indexer {
             .sum()
     }
 
+    /// Bytes of all archives together (for a rebuild's percentage).
+    pub fn archive_bytes(&self) -> u64 {
+        self.archives()
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, meta)| meta.len())
+            .sum()
+    }
+
     /// Archive files in the log directory, sorted by name, with their metadata.
     fn archives(&self) -> Result<Vec<(String, fs::Metadata)>, IndexError> {
         let io_err = |e| IndexError::Io(self.log_dir.clone(), e);

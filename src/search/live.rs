@@ -1,12 +1,12 @@
 //! The server-side handle: keeps the index current while the server runs and answers
-//! searches without blocking the event loop.
+//! searches without blocking the event loop, whatever state the index is in.
 //!
 //! The server owns the index's single writer (tantivy's lock file) for as long as it
 //! runs, so `chat-search index`/`rebuild` refuse to run meanwhile (with a message saying
 //! so) while `chat-search query` keeps working: readers take no lock.
 //!
 //! Flow: the archive writer bumps a `watch` channel after each batch of rows is handed to
-//! the OS; [`LiveIndex::run`] wakes on each change, waits until at least
+//! the OS; the [`keeper`](super::keeper) task wakes on each change, waits until at least
 //! [`LiveConfig::commit_interval`] has passed since its previous catch-up (so a burst of
 //! messages costs one commit, not hundreds), then runs the same incremental catch-up as
 //! the CLI in `spawn_blocking` and reloads the reader. A message accepted by the server
@@ -14,19 +14,25 @@
 //! Searches run in `spawn_blocking` too, at most [`LiveConfig::max_concurrent`] at once,
 //! capped at [`LiveConfig::max_results`] hits and abandoned after
 //! [`LiveConfig::timeout`].
+//!
+//! The index is only a cache of the CSVs, so its troubles never reach the chat: the
+//! handle starts without opening anything ([`LiveIndex::start`]), and the keeper opens,
+//! verifies, rebuilds and retries in the background. Meanwhile [`LiveIndex::wait_indexed`]
+//! tells a search at once that it cannot be answered yet ([`Status`]), instead of letting
+//! it wait or answer from an incomplete index.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tantivy::{IndexReader, ReloadPolicy};
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinHandle;
-use tokio::time::Instant;
+use arc_swap::ArcSwapOption;
+use tantivy::IndexReader;
+use tokio::sync::{Notify, Semaphore, watch};
 
 use super::error::{IndexError, SearchError};
-use super::indexer::{IndexReport, Indexer, WriterConfig};
+use super::health::panic_text;
+use super::indexer::{IndexReport, Indexer};
 use super::request::{SearchRequest, SearchResults, execute};
 use super::schema::Fields;
 
@@ -41,6 +47,10 @@ pub struct LiveConfig {
     pub max_concurrent: usize,
     /// Minimum time between two catch-ups (and so commits).
     pub commit_interval: Duration,
+    /// First wait before retrying a failed catch-up (doubled after each failure).
+    pub retry_min: Duration,
+    /// Longest wait between two retries.
+    pub retry_max: Duration,
 }
 
 impl Default for LiveConfig {
@@ -50,61 +60,112 @@ impl Default for LiveConfig {
             timeout: Duration::from_secs(5),
             max_concurrent: 2,
             commit_interval: Duration::from_millis(300),
+            retry_min: Duration::from_millis(500),
+            retry_max: Duration::from_secs(10),
         }
     }
 }
 
-struct Inner {
-    indexer: Mutex<Indexer>,
-    reader: IndexReader,
-    fields: Fields,
-    index_dir: PathBuf,
-    config: LiveConfig,
-    permits: Arc<Semaphore>,
-    /// The archive's row counter as of the last finished catch-up: every row counted up
-    /// to it is searchable. `None` until the first catch-up (the archives as found at
-    /// startup) has finished.
-    indexed: watch::Sender<Option<u64>>,
+/// What the index can do right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Being opened and checked, or catching up with the archives found at start-up.
+    Starting,
+    /// Current: searches are answered.
+    Ready,
+    /// Being built from the archives (it was missing or damaged); see
+    /// [`LiveIndex::progress`].
+    Rebuilding,
+    /// The last catch-up failed (disk full…); retried with backoff. What was indexed
+    /// before stays searchable.
+    Failing(String),
+    /// The index cannot be opened (another writer holds it); retried with backoff.
+    Unavailable(String),
+}
+
+/// The keeper's report to searchers.
+#[derive(Debug, Clone)]
+pub(super) struct Health {
+    /// The archive's row counter as of the last successful catch-up: every row counted up
+    /// to it is searchable. `None` until then, and again while rebuilding.
+    pub(super) indexed: Option<u64>,
+    pub(super) status: Status,
+}
+
+/// A reader on the index currently in use, with its fields.
+pub(super) struct Reader {
+    pub(super) reader: IndexReader,
+    pub(super) fields: Fields,
+}
+
+pub(super) struct Inner {
+    pub(super) log_dir: PathBuf,
+    pub(super) index_dir: PathBuf,
+    pub(super) config: LiveConfig,
+    /// The writer side; `None` until opened, and after a failure (reopened next time).
+    pub(super) engine: Mutex<Option<Indexer>>,
+    /// The reader searches use; replaced when the index is reopened or rebuilt.
+    pub(super) reader: ArcSwapOption<Reader>,
+    pub(super) permits: Arc<Semaphore>,
+    pub(super) health: watch::Sender<Health>,
+    /// Rebuild progress: archive bytes indexed, and in all.
+    pub(super) done: AtomicU64,
+    pub(super) total: AtomicU64,
+    /// Set when tantivy panicked during a search: the keeper re-verifies the index.
+    pub(super) suspect: AtomicBool,
+    /// Wakes the keeper outside of archive ticks (a suspect index).
+    pub(super) wake: Notify,
 }
 
 /// Cheap-to-clone handle on the server's index (one writer, shared reader).
 #[derive(Clone)]
 pub struct LiveIndex {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl LiveIndex {
+    /// A handle on the index in `index_dir` for the archives in `log_dir`, opening
+    /// nothing yet: [`LiveIndex::run`] opens (verifying, rebuilding if damaged) in the
+    /// background, so a damaged index never delays or stops the server's start.
+    pub fn start(log_dir: &Path, index_dir: &Path, config: LiveConfig) -> LiveIndex {
+        LiveIndex {
+            inner: Arc::new(Inner {
+                log_dir: log_dir.to_path_buf(),
+                index_dir: index_dir.to_path_buf(),
+                config,
+                engine: Mutex::new(None),
+                reader: ArcSwapOption::empty(),
+                permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
+                health: watch::channel(Health {
+                    indexed: None,
+                    status: Status::Starting,
+                })
+                .0,
+                done: AtomicU64::new(0),
+                total: AtomicU64::new(0),
+                suspect: AtomicBool::new(false),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
     /// Opens (creating if needed) the index in `index_dir` for the archives in `log_dir`
-    /// with default limits, taking the writer lock. Nothing is indexed until
+    /// with default limits, taking the writer lock now. Nothing is indexed until
     /// [`LiveIndex::catch_up`] or [`LiveIndex::run`].
     pub fn open(log_dir: &Path, index_dir: &Path) -> Result<LiveIndex, IndexError> {
         Self::open_with(log_dir, index_dir, LiveConfig::default())
     }
 
-    /// Like [`LiveIndex::open`] with explicit limits (the server's `--search-max-results`).
+    /// Like [`LiveIndex::open`] with explicit limits.
     pub fn open_with(
         log_dir: &Path,
         index_dir: &Path,
         config: LiveConfig,
     ) -> Result<LiveIndex, IndexError> {
-        let indexer = Indexer::open(log_dir, index_dir, WriterConfig::live())?;
-        let reader = indexer
-            .index()
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|e| IndexError::Tantivy(index_dir.to_path_buf(), e.to_string()))?;
-        Ok(LiveIndex {
-            inner: Arc::new(Inner {
-                fields: indexer.fields(),
-                indexer: Mutex::new(indexer),
-                reader,
-                index_dir: index_dir.to_path_buf(),
-                config,
-                permits: Arc::new(Semaphore::new(config.max_concurrent.max(1))),
-                indexed: watch::channel(None).0,
-            }),
-        })
+        let live = Self::start(log_dir, index_dir, config);
+        let indexer = live.inner.open_engine()?;
+        *live.inner.lock_engine() = Some(indexer);
+        Ok(live)
     }
 
     /// The limits in force.
@@ -112,107 +173,90 @@ impl LiveIndex {
         self.inner.config
     }
 
-    /// Indexes whatever the archives gained since the last call, commits if anything
-    /// changed and makes it visible to searches. Runs in `spawn_blocking`.
+    /// What the index can do right now.
+    pub fn status(&self) -> Status {
+        self.inner.health.borrow().status.clone()
+    }
+
+    /// Percentage of the archives' bytes indexed by the rebuild under way (0–99).
+    pub fn progress(&self) -> u64 {
+        let total = self.inner.total.load(Ordering::Relaxed);
+        let done = self.inner.done.load(Ordering::Relaxed);
+        (done.saturating_mul(100).checked_div(total).unwrap_or(0)).min(99)
+    }
+
+    /// Indexes whatever the archives gained since the last call (opening the index first
+    /// if needed), commits if anything changed and makes it visible to searches. Runs in
+    /// `spawn_blocking`.
     pub async fn catch_up(&self) -> Result<IndexReport, IndexError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut indexer = inner.indexer.lock().unwrap_or_else(|p| p.into_inner());
-            let report = indexer.catch_up(&mut |_| {})?;
-            if report.state_changed {
-                indexer.commit()?;
-                inner
-                    .reader
-                    .reload()
-                    .map_err(|e| IndexError::Tantivy(inner.index_dir.clone(), e.to_string()))?;
-            }
-            Ok(report)
-        })
-        .await
-        .map_err(|e| {
-            IndexError::Tantivy(
-                self.inner.index_dir.clone(),
-                format!("indexing task failed: {e}"),
-            )
-        })?
-    }
-
-    /// Spawns [`LiveIndex::run`] on the current runtime.
-    pub fn spawn(
-        &self,
-        ticks: watch::Receiver<u64>,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> JoinHandle<()> {
-        tokio::spawn(self.clone().run(ticks, shutdown))
-    }
-
-    /// Keeps the index current until `shutdown` completes or the archive writer drops
-    /// its end of `ticks`: one catch-up at start (rows written while the server was
-    /// down), one per change of `ticks` (coalesced to one per `commit_interval`), and a
-    /// last one on the way out. Errors are logged, never fatal: search is a convenience
-    /// and must not take the chat down.
-    pub async fn run(self, mut ticks: watch::Receiver<u64>, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let interval = self.inner.config.commit_interval;
-        let mut last = Instant::now();
-        let through = *ticks.borrow_and_update();
-        self.logged_catch_up(through).await;
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                changed = ticks.changed() => if changed.is_err() { break },
-            }
-            let wait = interval.saturating_sub(last.elapsed());
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = tokio::time::sleep(wait) => {}
-            }
-            let through = *ticks.borrow_and_update();
-            last = Instant::now();
-            self.logged_catch_up(through).await;
-        }
-        let through = *ticks.borrow_and_update();
-        self.logged_catch_up(through).await;
+        let report = tokio::task::spawn_blocking(move || inner.attempt())
+            .await
+            .map_err(|e| {
+                IndexError::Tantivy(
+                    self.inner.index_dir.clone(),
+                    format!("indexing task failed: {e}"),
+                )
+            })??;
+        self.inner.health.send_modify(|h| h.status = Status::Ready);
+        Ok(report)
     }
 
     /// Waits (at most `limit`) until the archives as found at startup and every row
     /// counted up to `through` (the archive's [`written`](crate::archive::Archive::written)
     /// counter) are searchable, so a search finds the messages its requester has already
-    /// seen, before a restart too. On timeout the search goes ahead with what is indexed.
-    pub async fn wait_indexed(&self, through: u64, limit: Duration) {
-        let mut indexed = self.inner.indexed.subscribe();
-        let caught_up = |n: &Option<u64>| n.is_some_and(|n| n >= through);
-        let _ = tokio::time::timeout(limit, indexed.wait_for(caught_up)).await;
-    }
-
-    /// A catch-up, then `through` (the counter read before it started) published as
-    /// indexed: the catch-up reads every archive to its end. A failed catch-up publishes
-    /// too, so searches do not each wait out their limit on an index that is stuck.
-    async fn logged_catch_up(&self, through: u64) {
-        self.catch_up_and_log().await;
-        self.inner.indexed.send_replace(Some(through));
-    }
-
-    async fn catch_up_and_log(&self) {
-        match self.catch_up().await {
-            Ok(report) => {
-                for m in &report.malformed {
-                    tracing::warn!("search index: skipped malformed row {m}");
-                }
-                for note in &report.notes {
-                    tracing::info!("search index: {note}");
-                }
-                if report.added > 0 {
-                    tracing::debug!(added = report.added, "search index updated");
-                }
-            }
-            Err(e) => tracing::error!("search index: {e}"),
+    /// seen, before a restart too. Fails at once with [`SearchError::Unavailable`] when
+    /// those rows cannot be searchable soon: the index is being rebuilt (after a short
+    /// grace, enough for a small archive), failing or cannot be opened. On timeout the
+    /// search goes ahead with what is indexed.
+    pub async fn wait_indexed(&self, through: u64, limit: Duration) -> Result<(), SearchError> {
+        const REBUILD_GRACE: Duration = Duration::from_secs(1);
+        let covers = |h: &Health| h.indexed.is_some_and(|n| n >= through);
+        let blocked = |h: &Health| !matches!(h.status, Status::Starting | Status::Ready);
+        let mut health = self.inner.health.subscribe();
+        let _ = tokio::time::timeout(limit, health.wait_for(|h| covers(h) || blocked(h))).await;
+        if health.borrow().status == Status::Rebuilding && !covers(&health.borrow()) {
+            let done = |h: &Health| covers(h) || h.status != Status::Rebuilding;
+            let _ = tokio::time::timeout(REBUILD_GRACE, health.wait_for(done)).await;
         }
+        let h = health.borrow().clone();
+        match self.refusal(&h.status) {
+            Some(e) if !covers(&h) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Why a search cannot be answered in `status`, if it cannot.
+    fn refusal(&self, status: &Status) -> Option<SearchError> {
+        let text = match status {
+            Status::Starting | Status::Ready => return None,
+            Status::Rebuilding => format!(
+                "the index is being rebuilt ({}% done); try again shortly",
+                self.progress()
+            ),
+            Status::Failing(_) => "the index is catching up after a write failure (the server \
+                                   retries by itself); try again shortly"
+                .to_string(),
+            Status::Unavailable(_) => "the index cannot be opened right now (see the server \
+                                       log; the server retries by itself); try again shortly"
+                .to_string(),
+        };
+        Some(SearchError::Unavailable(text))
     }
 
     /// Runs a search off the event loop, capped at `max_results` hits and bounded by
     /// `timeout` (an abandoned search finishes in the background, holding its permit).
+    /// Refused with [`SearchError::Unavailable`] while the index is being rebuilt.
     pub async fn search(&self, mut req: SearchRequest) -> Result<SearchResults, SearchError> {
+        let status = self.status();
+        if status == Status::Rebuilding {
+            return Err(self.refusal(&status).expect("rebuilding refuses"));
+        }
+        let Some(reader) = self.inner.reader.load_full() else {
+            return Err(self.refusal(&status).unwrap_or_else(|| {
+                SearchError::Unavailable("the index is being opened; try again shortly".into())
+            }));
+        };
         let cfg = self.inner.config;
         req.limit = req.limit.clamp(1, cfg.max_results.max(1));
         let inner = self.inner.clone();
@@ -220,8 +264,18 @@ impl LiveIndex {
             let permit = inner.permits.clone().acquire_owned().await;
             let task = tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                let searcher = inner.reader.searcher();
-                execute(&searcher, &inner.fields, &req)
+                let run = || execute(&reader.reader.searcher(), &reader.fields, &req);
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|p| {
+                    tracing::error!(
+                        "search index: tantivy panicked during a search ({}); checking the index",
+                        panic_text(&*p)
+                    );
+                    inner.suspect.store(true, Ordering::Relaxed);
+                    inner.wake.notify_one();
+                    SearchError::Unavailable(
+                        "the index is being checked after an error; try again shortly".into(),
+                    )
+                })?
             });
             task.await
         };

@@ -11,13 +11,17 @@
 //! * [`state`], [`indexer`]: incremental ingestion and its crash-safe state;
 //! * [`request`]: running a search; [`output`]: rendering it; [`stats`]: counts;
 //! * [`live`]: the server's handle (background indexing, bounded searches);
+//! * [`keeper`]: the server's indexing task, which heals a damaged or failing index;
+//! * [`health`]: checking an index before trusting it, moving a damaged one aside;
 //! * [`cli`]: the `chat-search` subcommands; [`error`]: errors users can act on.
 
 pub mod analyzer;
 pub mod cli;
 pub mod error;
 pub mod exclude;
+pub mod health;
 pub mod indexer;
+pub mod keeper;
 pub mod live;
 pub mod output;
 pub mod query;
@@ -28,6 +32,6 @@ pub mod stats;
 pub mod timestamps;
 
 pub use error::{IndexError, SearchError};
-pub use live::{LiveConfig, LiveIndex};
+pub use live::{LiveConfig, LiveIndex, Status};
 pub use query::{QueryError, Scope};
 pub use request::{Hit, SearchRequest, SearchResults, SortOrder};

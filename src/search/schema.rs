@@ -113,9 +113,14 @@ pub fn index_exists(dir: &Path) -> bool {
 }
 
 /// Opens the index in `dir`, creating it (and the directory) if `create` and it does not
-/// exist yet. A missing or unreadable index is an [`IndexError`] that names the path and
-/// says how to rebuild, never a panic.
+/// exist yet. An existing index is [verified](super::health::verify) first. A missing or
+/// unreadable index is an [`IndexError`] that names the path and says how to rebuild,
+/// never a panic.
 pub fn open_index(dir: &Path, create: bool) -> Result<(Index, Fields), IndexError> {
+    super::health::guard(dir, || open_unguarded(dir, create))
+}
+
+fn open_unguarded(dir: &Path, create: bool) -> Result<(Index, Fields), IndexError> {
     let (schema, fields) = build_schema();
     if !index_exists(dir) {
         if !create {
@@ -142,6 +147,7 @@ pub fn open_index(dir: &Path, create: bool) -> Result<(Index, Fields), IndexErro
             format!("it has fields {found:?}, this version expects {FIELD_NAMES:?}"),
         ));
     }
+    super::health::verify(dir, &index)?;
     register(&index);
     let schema = index.schema();
     let field = |name: &str| schema.get_field(name).expect("checked above");
