@@ -252,9 +252,9 @@ impl LiveIndex {
                 let first = !matches!(was, Status::Failing(_) | Status::Unavailable(_));
                 let secs = retry_in.as_secs_f64();
                 if first {
-                    tracing::error!("search index: {e}; retrying in {secs:.1} s");
+                    tracing::error!("{e}; retrying in {secs:.1} s");
                 } else {
-                    tracing::warn!("search index: {e}; retrying in {secs:.1} s");
+                    tracing::warn!("{e}; retrying in {secs:.1} s");
                 }
                 self.inner.health.send_modify(|h| h.status = status);
                 false
