@@ -99,6 +99,10 @@ struct QueryArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutFormat::Text)]
     format: OutFormat,
+    /// With --format csv: prefix `'` to fields starting with = + - @ TAB or CR, so a
+    /// spreadsheet shows them as text instead of running them as formulas.
+    #[arg(long)]
+    csv_safe: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -161,8 +165,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let format = match q.format {
                 OutFormat::Text => Format::Text,
                 OutFormat::Json => Format::Json,
+                OutFormat::Csv if q.csv_safe => Format::CsvSafe,
                 OutFormat::Csv => Format::Csv,
             };
+            if q.csv_safe && !matches!(format, Format::CsvSafe) {
+                anyhow::bail!("--csv-safe goes with --format csv");
+            }
             let stdout = std::io::stdout();
             let highlight = stdout.is_terminal();
             let mut out = stdout.lock();

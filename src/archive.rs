@@ -22,7 +22,8 @@ pub const HEADER: [&str; 3] = ["timestamp", "username", "message"];
 
 /// Most rows the writer takes in one batch.
 const MAX_BATCH: usize = 4096;
-/// Open file handles kept before all are closed and reopened on demand.
+/// Open file handles kept at most before all are closed and reopened on demand (fewer
+/// under a low descriptor limit: see [`crate::limits::archive_open_files`]).
 const MAX_OPEN_FILES: usize = 512;
 
 /// Why a row was not archived.
@@ -90,6 +91,7 @@ impl Archive {
             files: HashMap::new(),
             last_stamp: HashMap::new(),
             written: written_tx,
+            max_open: crate::limits::archive_open_files().min(MAX_OPEN_FILES),
         };
         let handle = std::thread::Builder::new()
             .name("archive-writer".into())
@@ -159,6 +161,8 @@ struct Writer {
     /// (room, time) names one row and msgids derived from rows never collide.
     last_stamp: HashMap<String, i64>,
     written: watch::Sender<u64>,
+    /// Files kept open at most (the descriptor budget's share for the archive).
+    max_open: usize,
 }
 
 impl Writer {
@@ -279,7 +283,7 @@ impl Writer {
 
     fn write_file(&mut self, key: &str, rows: &[u8]) -> std::io::Result<()> {
         if !self.files.contains_key(key) {
-            if self.files.len() >= MAX_OPEN_FILES {
+            if self.files.len() >= self.max_open {
                 self.files.clear();
             }
             let opened = self.open_file(key)?;
@@ -350,7 +354,9 @@ fn repair_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Truncates `path` after its last newline; returns how many bytes were cut, if any.
+/// Repairs the end of `path` after a crash: a last row that lacks only its final newline
+/// but is complete ([`complete_row`]) gets the newline; anything else after the last
+/// newline is a torn row and is cut. Returns how many bytes were cut, if any.
 pub fn repair_file(path: &Path) -> std::io::Result<Option<u64>> {
     let mut file = OpenOptions::new().read(true).write(true).open(path)?;
     let len = file.metadata()?.len();
@@ -364,25 +370,90 @@ pub fn repair_file(path: &Path) -> std::io::Result<Option<u64>> {
         let n = (end - start) as usize;
         file.seek(SeekFrom::Start(start))?;
         file.read_exact(&mut chunk[..n])?;
-        if let Some(pos) = chunk[..n].iter().rposition(|b| *b == b'\n') {
-            let keep = start + pos as u64 + 1;
+        let newline = chunk[..n].iter().rposition(|b| *b == b'\n');
+        if newline.is_some() || start == 0 {
+            let keep = newline.map_or(0, |pos| start + pos as u64 + 1);
             if keep == len {
+                return Ok(None);
+            }
+            let mut tail = Vec::new();
+            file.seek(SeekFrom::Start(keep))?;
+            Read::by_ref(&mut file)
+                .take(len - keep)
+                .read_to_end(&mut tail)?;
+            if complete_row(&tail, keep == 0) {
+                file.seek(SeekFrom::End(0))?;
+                file.write_all(b"\n")?;
+                tracing::info!(file = %path.display(), "completed a last row that lacked its newline");
                 return Ok(None);
             }
             file.set_len(keep)?;
             return Ok(Some(len - keep));
         }
-        if start == 0 {
-            file.set_len(0)?;
-            return Ok(Some(len));
-        }
         end = start;
     }
+}
+
+/// Whether `tail` (what follows the last newline) is a whole row that only lacks its
+/// newline: one CSV record of 3 fields with balanced quotes whose first field is a
+/// timestamp (or, at the start of the file, the header).
+fn complete_row(tail: &[u8], first_line: bool) -> bool {
+    let quotes = tail.iter().filter(|b| **b == b'"').count();
+    if quotes % 2 != 0 || tail.contains(&b'\r') {
+        return false;
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(tail);
+    let mut record = csv::StringRecord::new();
+    match reader.read_record(&mut record) {
+        Ok(true) if record.len() == 3 => {}
+        _ => return false,
+    }
+    if first_line && record.iter().eq(HEADER) {
+        return true;
+    }
+    crate::search::timestamps::parse_row_timestamp(&record[0]).is_some()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_complete_last_row_without_its_newline_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history_a.csv");
+        let rows = "timestamp,username,message\n2026-01-01T00:00:00.000Z,a,ok\n";
+        let last = "2026-01-01T00:00:01.000Z,b,\"kept, \"\"whole\"\"\"";
+        std::fs::write(&path, format!("{rows}{last}")).unwrap();
+        assert_eq!(repair_file(&path).unwrap(), None);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{rows}{last}\n")
+        );
+        // Torn inside its quotes, or before its third field: cut.
+        for torn in [
+            "2026-01-01T00:00:01.000Z,b,\"torn, ",
+            "2026-01-01T00:00:01.000Z,b",
+            "2026-01-01T00:0",
+        ] {
+            std::fs::write(&path, format!("{rows}{torn}")).unwrap();
+            assert_eq!(
+                repair_file(&path).unwrap(),
+                Some(torn.len() as u64),
+                "{torn}"
+            );
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), rows);
+        }
+        std::fs::write(&path, "timestamp,username,message").unwrap();
+        assert_eq!(repair_file(&path).unwrap(), None, "a lone header is kept");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "timestamp,username,message\n"
+        );
+    }
 
     #[test]
     fn torn_row_is_cut_back_to_last_newline() {

@@ -87,6 +87,31 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
 
+    /// Connections one IPv4 address (or IPv6 /64) may hold at once (0: no limit).
+    /// [default: 16]
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_address: Option<usize>,
+
+    /// New connections one address may open at once, and then per --connect-rate-secs
+    /// (0: no limit). [default: 16]
+    #[arg(long, value_name = "N")]
+    pub connect_rate: Option<u32>,
+
+    /// The window of --connect-rate, in seconds. [default: 10]
+    #[arg(long, value_name = "SECS")]
+    pub connect_rate_secs: Option<u64>,
+
+    /// Network exempt from the per-address limits, CIDR (repeatable); `none` exempts
+    /// nothing. [default: 127.0.0.0/8 and ::1]
+    #[arg(long, value_name = "CIDR")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub limit_exempt: Option<Vec<String>>,
+
+    /// TLS handshakes in progress at once; connections beyond are closed at once.
+    /// [default: 256]
+    #[arg(long, value_name = "N")]
+    pub max_tls_handshakes: Option<usize>,
+
     /// Seconds of silence from a client before the server sends it a PING. [default: 90]
     #[arg(long, value_name = "SECS")]
     pub ping_interval: Option<u64>,
@@ -182,6 +207,15 @@ pub struct Settings {
     pub password: Option<String>,
     pub server_name: String,
     pub max_clients: usize,
+    /// Connections at once per IPv4 address or IPv6 /64 (0: no limit).
+    pub max_connections_per_address: usize,
+    /// New connections per address per `connect_rate_window` (0: no limit).
+    pub connect_rate: u32,
+    pub connect_rate_window: Duration,
+    /// Networks exempt from the per-address limits.
+    pub limit_exempt: Vec<crate::limits::Cidr>,
+    /// TLS handshakes in progress at once.
+    pub max_tls_handshakes: usize,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub registration_timeout: Duration,
@@ -304,6 +338,11 @@ impl Settings {
             password: pick!(password).filter(|p| !p.is_empty()),
             server_name,
             max_clients: pick!(max_clients).unwrap_or(10_000).max(1),
+            max_connections_per_address: pick!(max_connections_per_address).unwrap_or(16),
+            connect_rate: pick!(connect_rate).unwrap_or(16),
+            connect_rate_window: secs(pick!(connect_rate_secs), 10, "connect-rate-secs")?,
+            limit_exempt: exempt_networks(pick!(limit_exempt))?,
+            max_tls_handshakes: pick!(max_tls_handshakes).unwrap_or(256).max(1),
             ping_interval: secs(pick!(ping_interval), 90, "ping-interval")?,
             ping_timeout: secs(pick!(ping_timeout), 60, "ping-timeout")?,
             registration_timeout: secs(pick!(registration_timeout), 60, "registration-timeout")?,
@@ -386,6 +425,19 @@ fn resolve_addrs(flag: &str, values: &[String]) -> anyhow::Result<Vec<SocketAddr
     Ok(out)
 }
 
+/// The `--limit-exempt` networks: loopback unless given; `none` (alone) exempts nothing.
+fn exempt_networks(values: Option<Vec<String>>) -> anyhow::Result<Vec<crate::limits::Cidr>> {
+    let values = values.unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1".into()]);
+    let mut out = Vec::new();
+    for v in values.iter().map(|v| v.trim()) {
+        if v.eq_ignore_ascii_case("none") || v.is_empty() {
+            continue;
+        }
+        out.push(crate::limits::Cidr::parse(v).map_err(|e| anyhow::anyhow!("limit-exempt {e}"))?);
+    }
+    Ok(out)
+}
+
 /// Every operator needs a name and a password hash argon2 can read: a plain password in
 /// the file is refused, so it cannot be left there by mistake.
 fn check_opers(opers: Vec<OperEntry>) -> anyhow::Result<Vec<OperEntry>> {
@@ -449,6 +501,35 @@ mod tests {
         let flags = Args::parse_from(["chat-server", "--listen", "localhost"]);
         let err = Settings::resolve(flags, Args::default()).unwrap_err();
         assert!(err.to_string().contains("is not HOST:PORT"), "{err}");
+    }
+
+    #[test]
+    fn limit_exemptions_default_to_loopback_and_none_clears_them() {
+        let s = Settings::default();
+        assert_eq!(s.max_connections_per_address, 16);
+        assert!(
+            s.limit_exempt
+                .iter()
+                .any(|n| n.contains("127.0.0.1".parse().unwrap()))
+        );
+        assert!(
+            s.limit_exempt
+                .iter()
+                .any(|n| n.contains("::1".parse().unwrap()))
+        );
+        let flags = Args::parse_from(["chat-server", "--limit-exempt", "none"]);
+        assert!(
+            Settings::resolve(flags, Args::default())
+                .unwrap()
+                .limit_exempt
+                .is_empty()
+        );
+        let file: Args = toml::from_str("limit-exempt = [\"10.0.0.0/8\", \"fd00::/8\"]\n").unwrap();
+        let s = Settings::resolve(Args::default(), file).unwrap();
+        assert_eq!(s.limit_exempt.len(), 2);
+        let flags = Args::parse_from(["chat-server", "--limit-exempt", "10.0.0.0/99"]);
+        let err = Settings::resolve(flags, Args::default()).unwrap_err();
+        assert!(err.to_string().contains("limit-exempt"), "{err}");
     }
 
     #[test]

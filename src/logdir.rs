@@ -41,6 +41,17 @@ pub enum LogDirError {
         pid: String,
         lock: PathBuf,
     },
+    /// The directory (or one of its archives) cannot be written: a read-only mount, or
+    /// permissions. Every message is appended there before delivery, so the server
+    /// refuses to start rather than fail every message.
+    #[error(
+        "--log-dir {path} is not writable ({source}); the server appends every message \
+         there: make it writable (permissions, a read-write mount) or give another --log-dir"
+    )]
+    ReadOnly {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The directory, its lock file or its parent could not be read, created or locked.
     #[error("--log-dir {path}: {source}")]
     Io {
@@ -104,13 +115,62 @@ pub fn check(dir: &Path, create: bool) -> Result<Found, LogDirError> {
     }
 }
 
-/// Checks `dir` as [`check`] does and creates it when missing; returns what was found.
+/// Checks `dir` as [`check`] does, creates it when missing, and makes sure it and its
+/// archives can be written ([`check_writable`]); returns what was found.
 pub fn prepare(dir: &Path, create: bool) -> Result<Found, LogDirError> {
     let found = check(dir, create)?;
     if found == Found::Missing {
         std::fs::create_dir_all(dir).map_err(|e| LogDirError::io(dir, e))?;
     }
+    check_writable(dir)?;
     Ok(found)
+}
+
+/// Whether `err` says the file system or the permissions refuse a write.
+fn refuses_writes(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::PermissionDenied
+        || matches!(
+            err.raw_os_error(),
+            Some(libc::EROFS | libc::EACCES | libc::EPERM)
+        )
+}
+
+/// Proves `dir` writable by creating and removing a probe file (which is what counts: a
+/// read-only mount refuses even root, whom permission bits do not stop), then opens each
+/// archive for appending. A refusal is [`LogDirError::ReadOnly`], naming the path.
+pub fn check_writable(dir: &Path) -> Result<(), LogDirError> {
+    let read_only = |path: &Path, source: std::io::Error| {
+        if refuses_writes(&source) {
+            LogDirError::ReadOnly {
+                path: path.to_path_buf(),
+                source,
+            }
+        } else {
+            LogDirError::io(path, source)
+        }
+    };
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&probe)
+        .map_err(|e| read_only(dir, e))?;
+    std::fs::remove_file(&probe).map_err(|e| read_only(dir, e))?;
+    for entry in std::fs::read_dir(dir).map_err(|e| LogDirError::io(dir, e))? {
+        let path = entry.map_err(|e| LogDirError::io(dir, e))?.path();
+        let is_archive = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| crate::names::room_from_file_name(n).is_some());
+        if is_archive && path.is_file() {
+            OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(|e| read_only(&path, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The exclusive lock on a log directory, released when dropped (or when the process ends).
@@ -221,6 +281,27 @@ mod tests {
             check(Path::new("surely-not-here-logs"), false).unwrap(),
             Found::Missing
         );
+    }
+
+    #[test]
+    fn an_unwritable_archive_is_refused_naming_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        check_writable(tmp.path()).unwrap();
+        let archive = tmp.path().join("history_general.csv");
+        std::fs::write(&archive, "timestamp,username,message\n").unwrap();
+        check_writable(tmp.path()).unwrap();
+        assert!(
+            std::fs::read_dir(tmp.path()).unwrap().count() == 1,
+            "the probe is removed"
+        );
+        let mut perms = std::fs::metadata(&archive).unwrap().permissions();
+        perms.set_readonly(true);
+        std::fs::set_permissions(&archive, perms).unwrap();
+        // Root writes read-only files anyway; the integration test uses a read-only mount.
+        if let Err(e) = check_writable(tmp.path()) {
+            assert!(matches!(e, LogDirError::ReadOnly { .. }), "{e}");
+            assert!(e.to_string().contains("history_general.csv"), "{e}");
+        }
     }
 
     #[test]

@@ -31,8 +31,19 @@ pub async fn replying<F: Future>(owner: usize, fut: F) -> F::Output {
     REPLYING.scope(owner, fut).await
 }
 
-/// One queued line, and whether it answers the client's own command.
-type Queued = (Bytes, bool);
+/// Whose a queued line is, for the two limits and for closing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Others' traffic: held to the hard limit.
+    Others,
+    /// A reply to the client's own command: paced by the soft limit.
+    Own,
+    /// The last line of a closing connection (its ERROR).
+    Final,
+}
+
+/// One queued line and whose it is.
+type Queued = (Bytes, Kind);
 
 /// The sending side of a client's queue; cheap to clone.
 #[derive(Clone, Debug)]
@@ -129,7 +140,7 @@ impl Outbox {
             .unwrap_or(false)
         {
             self.shared.own.fetch_add(len, Ordering::Relaxed);
-            if self.tx.send((line, true)).is_err() {
+            if self.tx.send((line, Kind::Own)).is_err() {
                 self.shared.own.fetch_sub(len, Ordering::Relaxed);
                 return false;
             }
@@ -141,7 +152,7 @@ impl Outbox {
             self.close("SendQ exceeded", "SendQ exceeded");
             return false;
         }
-        if self.tx.send((line, false)).is_err() {
+        if self.tx.send((line, Kind::Others)).is_err() {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
             return false;
         }
@@ -166,9 +177,12 @@ impl Outbox {
     }
 
     /// Queues a line even past the limit: for the final ERROR line of a closing connection.
+    /// Once the connection was asked to [close](Outbox::close), the lines still queued
+    /// before it are dropped unwritten: the writer finishes the line in hand, so the
+    /// client's stream ends on a line boundary with the ERROR, at once.
     pub fn send_final(&self, line: Bytes) {
         self.shared.own.fetch_add(line.len(), Ordering::Relaxed);
-        let _ = self.tx.send((line, true));
+        let _ = self.tx.send((line, Kind::Final));
     }
 
     /// Asks the connection to close with `reason` (what others see in its QUIT): the
@@ -206,21 +220,31 @@ impl Outbox {
 }
 
 impl OutboxReceiver {
-    /// The next queued line, or `None` once every sender is gone.
+    /// The next line to write, or `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Bytes> {
-        let queued = self.rx.recv().await?;
-        Some(self.taken(queued))
+        loop {
+            let queued = self.rx.recv().await?;
+            if let Some(line) = self.taken(queued) {
+                return Some(line);
+            }
+        }
     }
 
-    /// A queued line if one is ready now.
+    /// A line to write if one is ready now.
     pub fn try_recv(&mut self) -> Option<Bytes> {
-        let queued = self.rx.try_recv().ok()?;
-        Some(self.taken(queued))
+        loop {
+            let queued = self.rx.try_recv().ok()?;
+            if let Some(line) = self.taken(queued) {
+                return Some(line);
+            }
+        }
     }
 
-    fn taken(&self, (line, own): Queued) -> Bytes {
+    /// Accounts for a line leaving the queue; `None` when it is dropped unwritten because
+    /// the connection is closing (only its final line is still written).
+    fn taken(&self, (line, kind): Queued) -> Option<Bytes> {
         let len = line.len();
-        if own {
+        if kind != Kind::Others {
             let before = self.shared.own.fetch_sub(len, Ordering::Relaxed);
             if before >= SOFT_SENDQ && before - len < SOFT_SENDQ {
                 self.shared.drained.notify_waiters();
@@ -228,7 +252,8 @@ impl OutboxReceiver {
         } else {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
         }
-        line
+        let dropped = kind != Kind::Final && self.shared.closing.load(Ordering::Relaxed);
+        (!dropped).then_some(line)
     }
 }
 
@@ -243,8 +268,15 @@ mod tests {
         assert!(out.send(Bytes::from_static(b"12345")));
         assert!(!out.send(Bytes::from_static(b"1")));
         assert_eq!(out.closed().await.reason, "SendQ exceeded");
-        assert_eq!(rx.recv().await.unwrap(), Bytes::from_static(b"12345"));
         assert!(!out.send(Bytes::from_static(b"1")), "stays flagged");
+        // What was queued before the close is dropped: the ERROR follows the line in hand.
+        out.send_final(Bytes::from_static(b"ERROR :SendQ exceeded\r\n"));
+        assert_eq!(
+            rx.recv().await.unwrap(),
+            Bytes::from_static(b"ERROR :SendQ exceeded\r\n")
+        );
+        drop(out);
+        assert!(rx.recv().await.is_none());
     }
 
     #[tokio::test]

@@ -9,14 +9,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, broadcast};
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 use tokio_util::task::TaskTracker;
 
 use crate::archive::{Archive, ArchiveWriter};
 use crate::config::Settings;
 use crate::context::{Context, Ctx};
+use crate::limits::{AddrLimits, AddrPermit, QuietLog};
 use crate::logdir::{Found, LogDirLock};
 use crate::search::{LiveConfig, LiveIndex};
 use crate::state::State;
@@ -98,7 +99,7 @@ impl Server {
     pub async fn run(self, listeners: Vec<Listener>, shutdown: impl Future) -> anyhow::Result<()> {
         let (notify, _) = broadcast::channel::<()>(1);
         let sessions = TaskTracker::new();
-        let slots = Arc::new(Semaphore::new(self.ctx.settings.max_clients));
+        let gate = Arc::new(Gate::new(&self.ctx));
         let accepting = TaskTracker::new();
         // The indexer follows the archive writer's counter and stops once the writer has
         // closed (its end of the channel drops), after a last catch-up.
@@ -113,7 +114,7 @@ impl Server {
                 self.ctx.clone(),
                 notify.clone(),
                 sessions.clone(),
-                slots.clone(),
+                gate.clone(),
             ));
         }
         accepting.close();
@@ -177,89 +178,226 @@ async fn sweep_idle_members(ctx: Ctx) {
     }
 }
 
+/// What every accept loop shares: the connection slots (the smaller of `--max-clients`
+/// and the descriptor budget), the per-address limits, the TLS handshakes in progress,
+/// and the throttled refusal log.
+struct Gate {
+    slots: Arc<Semaphore>,
+    addrs: Arc<AddrLimits>,
+    handshakes: Arc<Semaphore>,
+    quiet: QuietLog,
+}
+
+impl Gate {
+    fn new(ctx: &Ctx) -> Gate {
+        let settings = &ctx.settings;
+        let (budget, limit) = crate::limits::connection_budget(settings.max_clients);
+        if budget < settings.max_clients {
+            tracing::warn!(
+                "descriptor limit {limit}: at most {budget} connections (max-clients is {}); \
+                 raise the hard limit (LimitNOFILE=) for more",
+                settings.max_clients
+            );
+        } else {
+            tracing::info!("descriptor limit {limit}: up to {budget} connections");
+        }
+        Gate {
+            slots: Arc::new(Semaphore::new(budget)),
+            addrs: Arc::new(AddrLimits::new(
+                settings.max_connections_per_address,
+                settings.connect_rate,
+                settings.connect_rate_window,
+                settings.limit_exempt.clone(),
+            )),
+            handshakes: Arc::new(Semaphore::new(settings.max_tls_handshakes)),
+            quiet: QuietLog::default(),
+        }
+    }
+
+    /// Logs a refusal, at most once a second for each reason.
+    fn refused(&self, peer: SocketAddr, why: &'static str) {
+        if let Some(skipped) = self.quiet.allow(why) {
+            if skipped > 0 {
+                tracing::warn!(%peer, "refused: {why} ({skipped} more refused since the last report)");
+            } else {
+                tracing::warn!(%peer, "refused: {why}");
+            }
+        }
+    }
+}
+
+/// A connection's hold on the server: its slot, its address's share and, for TLS, its
+/// handshake slot (dropped once the handshake is over).
+struct Admitted {
+    _slot: OwnedSemaphorePermit,
+    _addr: AddrPermit,
+}
+
 async fn accept_loop(
     listener: Listener,
     ctx: Ctx,
     notify: broadcast::Sender<()>,
     sessions: TaskTracker,
-    slots: Arc<Semaphore>,
+    gate: Arc<Gate>,
 ) {
     let mut stop = notify.subscribe();
+    let mut backoff = Backoff::default();
     loop {
         let accepted = tokio::select! {
             _ = stop.recv() => return,
             accepted = listener.tcp.accept() => accepted,
         };
         let (stream, peer) = match accepted {
-            Ok(pair) => pair,
+            Ok(pair) => {
+                backoff.recovered();
+                pair
+            }
             Err(e) => {
-                // Running out of file descriptors must not end the listener.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Running out of descriptors must neither end the listener nor spin on it.
+                let pause = backoff.failed(&e);
+                tokio::select! {
+                    _ = stop.recv() => return,
+                    _ = tokio::time::sleep(pause) => {}
+                }
                 continue;
             }
+        };
+        let tls = listener.tls.clone();
+        let addr = match gate.addrs.admit(peer.ip()) {
+            Ok(permit) => permit,
+            Err(refused) => {
+                gate.refused(peer, refused.reason());
+                refuse(stream, tls.is_none().then(|| refused.error_line()));
+                continue;
+            }
+        };
+        let Ok(slot) = gate.slots.clone().try_acquire_owned() else {
+            gate.refused(peer, "server full");
+            refuse(stream, tls.is_none().then(|| FULL.to_string()));
+            continue;
+        };
+        // A TLS handshake is work and a descriptor for up to --handshake-timeout: only so
+        // many at once, the rest closed before any of it is done.
+        let handshake = match &tls {
+            None => None,
+            Some(_) => match gate.handshakes.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    gate.refused(peer, "too many TLS handshakes in progress");
+                    refuse(stream, None);
+                    continue;
+                }
+            },
         };
         let _ = stream.set_nodelay(true);
         if let Err(e) = keepalive(&stream, ctx.settings.ping_interval) {
             tracing::warn!(%peer, error = %e, "cannot enable TCP keepalive");
         }
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!(%peer, "refused: server full");
-            match &listener.tls {
-                None => {
-                    tokio::spawn(refuse(stream));
-                }
-                Some(acceptor) => {
-                    let handshake = acceptor.accept(stream);
-                    let timeout = ctx.settings.handshake_timeout;
-                    tokio::spawn(async move {
-                        if let Ok(Ok(stream)) = tokio::time::timeout(timeout, handshake).await {
-                            refuse(stream).await;
-                        }
-                    });
-                }
-            }
-            continue;
+        let admitted = Admitted {
+            _slot: slot,
+            _addr: addr,
         };
         let ctx = ctx.clone();
-        let tls = listener.tls.clone();
         let shutdown = notify.subscribe();
         sessions.spawn(async move {
-            let _permit = permit;
-            match tls {
-                None => {
-                    tracing::info!(%peer, transport = "plain", "connected");
-                    crate::session::run(stream, peer, ctx, shutdown).await;
-                }
-                Some(acceptor) => {
-                    let mut shutdown = shutdown;
-                    let timeout = ctx.settings.handshake_timeout;
-                    // A client that never finishes its handshake holds a slot until the
-                    // timeout, and must not hold up shutdown either.
-                    let handshake = tokio::select! {
-                        done = tokio::time::timeout(timeout, acceptor.accept(stream)) => done,
-                        _ = shutdown.recv() => return,
-                    };
-                    match handshake {
-                        Ok(Ok(tls_stream)) => {
-                            let version = crate::tls::protocol_name(&tls_stream);
-                            tracing::info!(%peer, transport = "tls", tls_version = version, "connected");
-                            crate::session::run(tls_stream, peer, ctx, shutdown).await;
-                        }
-                        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::info!(%peer, "TLS handshake timed out; dropped"),
-                    }
-                }
-            }
+            serve(stream, peer, tls, handshake, ctx, shutdown).await;
+            drop(admitted);
+            tracing::debug!(%peer, "connection slot released");
         });
     }
 }
 
-async fn refuse<S: AsyncWrite + Unpin>(mut stream: S) {
-    let _ = stream
-        .write_all(b"ERROR :Server is full, try again later\r\n")
-        .await;
-    let _ = stream.shutdown().await;
+/// Runs one admitted connection: the TLS handshake first on a TLS listener.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handshake: Option<OwnedSemaphorePermit>,
+    ctx: Ctx,
+    mut shutdown: broadcast::Receiver<()>,
+) {
+    let Some(acceptor) = tls else {
+        tracing::info!(%peer, transport = "plain", "connected");
+        crate::session::run(stream, peer, ctx, shutdown).await;
+        return;
+    };
+    let timeout = ctx.settings.handshake_timeout;
+    // A client that never finishes its handshake holds a slot until the timeout, and must
+    // not hold up shutdown either.
+    let done = tokio::select! {
+        done = tokio::time::timeout(timeout, acceptor.accept(stream)) => done,
+        _ = shutdown.recv() => return,
+    };
+    drop(handshake);
+    match done {
+        Ok(Ok(tls_stream)) => {
+            let version = crate::tls::protocol_name(&tls_stream);
+            tracing::info!(%peer, transport = "tls", tls_version = version, "connected");
+            crate::session::run(tls_stream, peer, ctx, shutdown).await;
+        }
+        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::info!(%peer, "TLS handshake timed out; dropped"),
+    }
+}
+
+/// The line a plaintext connection gets when every slot is taken.
+const FULL: &str = "ERROR :Server is full, try again later\r\n";
+
+/// Refuses a connection without waiting on it: the `ERROR` line (plaintext only) goes into
+/// the fresh socket's empty send buffer, then our side is shut so the line is followed by
+/// a FIN. What the client may already have sent is read and dropped for a moment (closing
+/// with unread input would reset the connection, and the line with it), but only while
+/// few refusals linger; past that the socket is closed at once.
+fn refuse(stream: TcpStream, line: Option<String>) {
+    let socket = socket2::SockRef::from(&stream);
+    if let Some(line) = &line {
+        // Straight to the socket: tokio's readiness is not known yet for a fresh stream.
+        let _ = socket.send(line.as_bytes());
+    }
+    let _ = socket.shutdown(std::net::Shutdown::Write);
+    if line.is_none() {
+        return;
+    }
+    static LINGERING: Semaphore = Semaphore::const_new(32);
+    let Ok(permit) = LINGERING.try_acquire() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let mut stream = stream;
+        let mut sink = [0u8; 1024];
+        let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    });
+}
+
+/// Pacing of the accept loop after errors: out of descriptors it waits 10 ms, doubling up
+/// to 1 s, and logs once per run of failures rather than once per attempt.
+#[derive(Default)]
+struct Backoff {
+    failures: u64,
+}
+
+impl Backoff {
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        self.failures += 1;
+        if self.failures == 1 {
+            if crate::limits::out_of_descriptors(e) {
+                tracing::error!(error = %e, "accept failed: out of file descriptors; pausing new connections");
+            } else {
+                tracing::warn!(error = %e, "accept failed");
+            }
+        }
+        let exp = self.failures.min(7) as u32 - 1;
+        Duration::from_millis(10 * 2u64.pow(exp)).min(Duration::from_secs(1))
+    }
+
+    fn recovered(&mut self) {
+        if self.failures > 1 {
+            tracing::info!(failures = self.failures, "accepting again");
+        }
+        self.failures = 0;
+    }
 }
 
 /// Seconds between TCP keepalive probes once the connection has been idle.

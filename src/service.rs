@@ -47,6 +47,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
 
+    match crate::limits::raise_nofile() {
+        Ok((before, now)) if now > before => {
+            tracing::info!("file descriptor limit raised from {before} to {now} (the hard limit)")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot raise the file descriptor limit"),
+    }
     let tls = load_tls(&settings)?;
     let server = Server::new(settings)?;
     let (listeners, status) = bind(server.settings(), tls.as_ref()).await?;

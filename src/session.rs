@@ -50,6 +50,9 @@ pub struct Session {
     /// session (NICK alone) is never pinged, since a person cannot answer; TCP keepalive
     /// finds its dead peers instead ([`crate::server::keepalive`]).
     pub pinged: bool,
+    /// Lines of flood control the command being handled costs beyond its own line: one
+    /// per extra target (a PRIVMSG to 4 targets costs 4 lines). Taken after each line.
+    pub extra_cost: u32,
 }
 
 impl Session {
@@ -323,6 +326,7 @@ where
         cap_version: 0,
         pass_ok: false,
         pinged: false,
+        extra_cost: 0,
     };
     let settings = &ctx.settings;
     let registration_deadline = Instant::now() + settings.registration_timeout;
@@ -363,7 +367,11 @@ where
                 flood.charge(read_at);
                 ping_deadline = read_at + settings.ping_interval;
                 awaiting_pong = false;
-                match replying(owner, session.handle(inbound)).await {
+                let flow = replying(owner, session.handle(inbound)).await;
+                for _ in 0..std::mem::take(&mut session.extra_cost) {
+                    flood.charge(read_at);
+                }
+                match flow {
                     Flow::Continue => {}
                     Flow::Close(reason) => {
                         let text = format!("Closing link: {} ({reason})", session.target());

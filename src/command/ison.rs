@@ -18,14 +18,21 @@ impl Ison {
         })
     }
 
-    /// 303 with the online ones, spelled as they are registered.
+    /// 303 with the online ones, spelled as they are registered (several 303 lines when
+    /// they would not fit in one line).
     pub fn apply(self, s: &mut Session) -> Flow {
         let online: Vec<String> = self
             .nicks
             .iter()
             .filter_map(|n| s.ctx.state.nick_display(n))
             .collect();
-        s.numeric("303", &[], &online.join(" "));
+        let lines = super::word_lines(online.iter().map(String::as_str));
+        if lines.is_empty() {
+            s.numeric("303", &[], "");
+        }
+        for nicks in lines {
+            s.numeric("303", &[], &nicks);
+        }
         Flow::Continue
     }
 }

@@ -297,6 +297,30 @@ fn comma_list(list: &str) -> Vec<String> {
         .collect()
 }
 
+/// Bytes of words per reply line that lists nicks or rooms (353, 319, 303), keeping each
+/// line well under 512 bytes with its prefix, numeric and other parameters.
+pub const LIST_BYTES_PER_LINE: usize = 400;
+
+/// Space-separated `words` packed into lines of at most [`LIST_BYTES_PER_LINE`] bytes
+/// (a longer word gets a line of its own). No words, no lines.
+pub fn word_lines<'a>(words: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut chunk = String::new();
+    for word in words {
+        if !chunk.is_empty() && chunk.len() + word.len() + 1 > LIST_BYTES_PER_LINE {
+            lines.push(std::mem::take(&mut chunk));
+        }
+        if !chunk.is_empty() {
+            chunk.push(' ');
+        }
+        chunk.push_str(word);
+    }
+    if !chunk.is_empty() {
+        lines.push(chunk);
+    }
+    lines
+}
+
 /// Most targets of one PRIVMSG, NOTICE or TAGMSG (ISUPPORT TARGMAX).
 pub const MAX_MESSAGE_TARGETS: usize = 4;
 

@@ -5,9 +5,6 @@ use crate::message::Message;
 use crate::names::canonical_room;
 use crate::session::Session;
 
-/// Bytes of nicks per 353 line, keeping each line well under 512 bytes with its prefix.
-const NAMES_BYTES_PER_LINE: usize = 400;
-
 /// `NAMES [<room>[,<room>...]]`
 pub struct Names {
     rooms: Vec<String>,
@@ -46,18 +43,7 @@ impl Names {
 
 /// 353 RPL_NAMREPLY lines (`=` public, `@` secret) then 366 RPL_ENDOFNAMES for one room.
 pub fn send_names(s: &Session, symbol: &str, room: &str, nicks: &[String]) {
-    let mut chunk = String::new();
-    for nick in nicks {
-        if !chunk.is_empty() && chunk.len() + nick.len() + 1 > NAMES_BYTES_PER_LINE {
-            s.numeric("353", &[symbol, room], &chunk);
-            chunk.clear();
-        }
-        if !chunk.is_empty() {
-            chunk.push(' ');
-        }
-        chunk.push_str(nick);
-    }
-    if !chunk.is_empty() {
+    for chunk in super::word_lines(nicks.iter().map(String::as_str)) {
         s.numeric("353", &[symbol, room], &chunk);
     }
     s.numeric("366", &[room], "End of /NAMES list");

@@ -28,8 +28,9 @@ impl Whois {
         };
         let server = s.ctx.settings.server_name.clone();
         s.numeric("311", &[&w.nick, &w.user, &w.host, "*"], &w.realname);
-        if !w.rooms.is_empty() {
-            s.numeric("319", &[&w.nick], &w.rooms.join(" "));
+        // A client in many rooms gets several 319 lines, each within 512 bytes.
+        for rooms in super::word_lines(w.rooms.iter().map(String::as_str)) {
+            s.numeric("319", &[&w.nick], &rooms);
         }
         s.numeric("312", &[&w.nick, &server], "linechat");
         if w.bot {

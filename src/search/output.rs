@@ -4,6 +4,11 @@
 //! room and user columns padded to the widest value, matched terms in bold yellow only
 //! when writing to a terminal (so pipes and files get plain text). JSON lines and CSV
 //! are for programs and never contain escape codes.
+//!
+//! Messages are stored as sent, so they may hold terminal control sequences (ESC, C1
+//! controls, bidi overrides): text and CSV output show those escaped (`\x1b`, `\u{202e}`)
+//! so a search can never drive the reader's terminal. CSV has a spreadsheet-safe form
+//! ([`Format::CsvSafe`]) against formula injection.
 
 use std::io::{self, Write};
 
@@ -20,6 +25,9 @@ pub enum Format {
     Json,
     /// A header line and one row per hit: timestamp, room, user, message.
     Csv,
+    /// CSV for spreadsheets: a field starting with `=`, `+`, `-`, `@`, TAB or CR gets a
+    /// leading `'`, so it is shown as text instead of run as a formula.
+    CsvSafe,
 }
 
 const HIGHLIGHT_ON: &str = "\x1b[1;33m";
@@ -42,11 +50,21 @@ pub fn render(
             }
             Ok(())
         }
-        Format::Csv => {
+        Format::Csv | Format::CsvSafe => {
+            let safe = format == Format::CsvSafe;
+            let field = |s: &str| {
+                let s = escape_controls(s);
+                if safe { spreadsheet_safe(s) } else { s }
+            };
             let mut w = csv::Writer::from_writer(out);
             w.write_record(["timestamp", "room", "user", "message"])?;
             for hit in &results.hits {
-                w.write_record([&hit.timestamp, &hit.room, &hit.user, &hit.message])?;
+                w.write_record([
+                    field(&hit.timestamp),
+                    field(&hit.room),
+                    field(&hit.user),
+                    field(&hit.message),
+                ])?;
             }
             w.flush()
         }
@@ -56,39 +74,73 @@ pub fn render(
 fn render_text(out: &mut dyn Write, results: &SearchResults, highlight: bool) -> io::Result<()> {
     let width =
         |f: fn(&super::request::Hit) -> usize| results.hits.iter().map(f).max().unwrap_or(0);
-    let room_w = width(|h| h.room.chars().map(display_width).sum());
-    let user_w = width(|h| h.user.chars().map(display_width).sum());
+    let room_w = width(|h| str_width(&escape_controls(&h.room)));
+    let user_w = width(|h| str_width(&escape_controls(&h.user)));
     for hit in &results.hits {
         let message = if highlight {
             highlighted(&hit.message, &results.highlight_terms)
         } else {
-            hit.message.clone()
+            escape_controls(&hit.message)
         };
         writeln!(
             out,
             "{}  {}  {}  {}",
-            hit.timestamp,
-            pad(&hit.room, room_w),
-            pad(&hit.user, user_w),
+            escape_controls(&hit.timestamp),
+            pad(&escape_controls(&hit.room), room_w),
+            pad(&escape_controls(&hit.user), user_w),
             message
         )?;
     }
     Ok(())
 }
 
-/// `text` with ANSI highlighting around the matched terms.
+/// `text` with ANSI highlighting around the matched terms (and its own control
+/// characters escaped, so only our highlighting reaches the terminal).
 pub fn highlighted(text: &str, terms: &[String]) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut at = 0;
     for (from, to) in highlight_ranges(text, terms) {
-        out.push_str(&text[at..from]);
+        out.push_str(&escape_controls(&text[at..from]));
         out.push_str(HIGHLIGHT_ON);
-        out.push_str(&text[from..to]);
+        out.push_str(&escape_controls(&text[from..to]));
         out.push_str(HIGHLIGHT_OFF);
         at = to;
     }
-    out.push_str(&text[at..]);
+    out.push_str(&escape_controls(&text[at..]));
     out
+}
+
+/// Whether a character could drive a terminal or reorder what it shows: C0 and C1
+/// controls (ESC, CSI, BEL, CR...), DEL, and the bidirectional overrides and isolates.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every control character written out: `\x1b` for ASCII ones, `\u{9b}` for
+/// the others (a backslash itself stays as it is: this is for reading, not parsing back).
+pub fn escape_controls(s: &str) -> String {
+    if !s.chars().any(is_unsafe) {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            c if is_unsafe(c) && c.is_ascii() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_unsafe(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A CSV field made inert for spreadsheets (OWASP's advice for CSV injection): one that
+/// starts with `=`, `+`, `-`, `@`, TAB or CR is prefixed with `'`.
+pub fn spreadsheet_safe(field: String) -> String {
+    if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{field}")
+    } else {
+        field
+    }
 }
 
 /// Terminal columns of a string: CJK and full-width characters take two.
@@ -153,6 +205,44 @@ mod tests {
         );
         let bold = render_to_string(Format::Text, true);
         assert!(bold.contains("the \x1b[1;33mdeploy\x1b[0m is done"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_in_text_and_csv_and_csv_safe_defuses_formulas() {
+        let mut r = results();
+        r.hits[0].message = "\x1b]0;pwned\x07 \u{9b}2J \u{202e}evil -deploy".into();
+        r.hits[1].message = "=cmd|' /C calc'!A0".into();
+        r.hits[1].user = "@bob".into();
+        let mut out = Vec::new();
+        render(&mut out, &r, Format::Text, true).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\\x1b]0;pwned\\x07 \\u{9b}2J \\u{202e}evil -\x1b[1;33mdeploy"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches('\x1b').count(),
+            2,
+            "only our highlight: {text}"
+        );
+        let mut out = Vec::new();
+        render(&mut out, &r, Format::Csv, false).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        assert!(!csv.contains('\x1b') && !csv.contains('\u{9b}'), "{csv}");
+        assert!(csv.contains(",@bob,=cmd|' /C calc'!A0\n"), "{csv}");
+        let mut out = Vec::new();
+        render(&mut out, &r, Format::CsvSafe, false).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        assert!(csv.contains(",'@bob,'=cmd|' /C calc'!A0\n"), "{csv}");
+        for (field, safe) in [
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("ok", "ok"),
+        ] {
+            assert_eq!(spreadsheet_safe(field.into()), safe);
+        }
     }
 
     #[test]
