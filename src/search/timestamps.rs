@@ -19,15 +19,18 @@ const NAIVE_FORMATS: [&str; 4] = [
 
 /// Parses a CSV timestamp into UTC milliseconds since the epoch, or `None` if it is in
 /// no format we know (the row is then reported as malformed).
+/// A row stamped outside 1900–2200 is taken as malformed, like one with no time at all:
+/// no archive holds such a row, and the index cannot store it.
 pub fn parse_row_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
-    }
-    NAIVE_FORMATS
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .map(|n| n.and_utc().timestamp_millis())
+    let ms = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => t.timestamp_millis(),
+        Err(_) => NAIVE_FORMATS
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+            .map(|n| n.and_utc().timestamp_millis())?,
+    };
+    (MIN_BOUND_MS..=MAX_BOUND_MS).contains(&ms).then_some(ms)
 }
 
 /// Formats UTC milliseconds the way the archive does: `2026-11-23T10:15:30.123Z`.
@@ -84,6 +87,22 @@ pub enum Bound {
 /// * `2026-11-20T10:00` (or with seconds) is a local time in `tz`;
 /// * a full RFC 3339 timestamp (`2026-11-20T10:00:00Z`, `...+09:00`) is exact.
 pub fn parse_bound(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, String> {
+    let ms = parse_bound_unchecked(s, bound, tz)?;
+    // The index stores nanoseconds in an i64 (years 1678–2262): a bound outside the years
+    // a chat archive can hold is a mistake, said as one, not an overflow.
+    if !(MIN_BOUND_MS..=MAX_BOUND_MS).contains(&ms) {
+        return Err(format!(
+            "date `{s}` is out of range: use a date between 1900 and 2200"
+        ));
+    }
+    Ok(ms)
+}
+
+/// 1900-01-01T00:00:00Z and 2200-12-31T23:59:59.999Z in milliseconds.
+const MIN_BOUND_MS: i64 = -2_208_988_800_000;
+const MAX_BOUND_MS: i64 = 7_289_654_399_999;
+
+fn parse_bound_unchecked(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, String> {
     let t = s.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_millis());
@@ -129,6 +148,22 @@ pub fn day_of(ms: i64, tz: FixedOffset) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bounds_outside_the_indexable_years_are_errors() {
+        let utc = FixedOffset::east_opt(0).unwrap();
+        let err = parse_bound("6640-11-01", Bound::Since, utc).unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        assert!(parse_bound("1899-12-31", Bound::Until, utc).is_err());
+        assert_eq!(
+            parse_bound("1900-01-01", Bound::Since, utc),
+            Ok(MIN_BOUND_MS)
+        );
+        assert_eq!(
+            parse_bound("2200-12-31", Bound::Until, utc),
+            Ok(MAX_BOUND_MS)
+        );
+    }
 
     fn ms(s: &str) -> i64 {
         DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis()
