@@ -29,6 +29,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use tantivy::IndexReader;
 use tokio::sync::{Notify, Semaphore, watch};
+use tokio::time::Instant;
 
 use super::error::{IndexError, SearchError};
 use super::health::panic_text;
@@ -211,18 +212,29 @@ impl LiveIndex {
     /// search goes ahead with what is indexed.
     pub async fn wait_indexed(&self, through: u64, limit: Duration) -> Result<(), SearchError> {
         const REBUILD_GRACE: Duration = Duration::from_secs(1);
-        let covers = |h: &Health| h.indexed.is_some_and(|n| n >= through);
-        let blocked = |h: &Health| !matches!(h.status, Status::Starting | Status::Ready);
+        let deadline = Instant::now() + limit;
+        let mut grace_until: Option<Instant> = None;
         let mut health = self.inner.health.subscribe();
-        let _ = tokio::time::timeout(limit, health.wait_for(|h| covers(h) || blocked(h))).await;
-        if health.borrow().status == Status::Rebuilding && !covers(&health.borrow()) {
-            let done = |h: &Health| covers(h) || h.status != Status::Rebuilding;
-            let _ = tokio::time::timeout(REBUILD_GRACE, health.wait_for(done)).await;
-        }
-        let h = health.borrow().clone();
-        match self.refusal(&h.status) {
-            Some(e) if !covers(&h) => Err(e),
-            _ => Ok(()),
+        loop {
+            let h = health.borrow_and_update().clone();
+            if h.indexed.is_some_and(|n| n >= through) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            let mut until = deadline;
+            match &h.status {
+                Status::Starting | Status::Ready => {}
+                Status::Rebuilding => {
+                    until = until.min(*grace_until.get_or_insert(now + REBUILD_GRACE));
+                }
+                blocked => return Err(self.refusal(blocked).expect("a blocked status refuses")),
+            }
+            if now >= until {
+                return self.refusal(&h.status).map_or(Ok(()), Err);
+            }
+            if let Ok(Err(_)) = tokio::time::timeout_at(until, health.changed()).await {
+                return Ok(()); // the handle is gone: nothing more will be indexed
+            }
         }
     }
 
