@@ -304,7 +304,7 @@ fn targets_lists_ones_rooms_by_their_latest_message() {
             .collect::<Vec<_>>()
     };
     let line = |room: &str, t: &str| format!(":linechat CHATHISTORY TARGETS {room} {t}");
-    let (early, late) = ("2000-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z");
+    let (early, late) = ("2000-01-01T00:00:00.000Z", "2199-01-01T00:00:00.000Z");
     let all = [
         line("#b", times[0]),
         line("#a", times[1]),
