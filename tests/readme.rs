@@ -14,6 +14,9 @@
 //! * NAME `file logs/FILE`: the log directory's FILE holds the block's lines.
 //! * NAME `shell`: each `$ target/release/chat-search ARGS` line is run in the directory
 //!   holding the log directory; its output (stdout, then stderr) is the lines after it.
+//! * NAME `config`: the block is a `--config` file. As the README says, the server is
+//!   stopped (SIGINT, as Ctrl-C) and started again with it, on the same log directory;
+//!   the blocks after it talk to the new server.
 //!
 //! A `...` line stands for any number of lines. Timestamps (`2026-11-26 13:16`,
 //! `2026-11-23T10:15:30.123Z`) and dates in the server's lines match any time. The README's
@@ -308,9 +311,25 @@ fn readme_examples_run_as_written() {
         blocks.len() >= 5,
         "the README's example sessions are marked with {MARKER} NAME -->"
     );
-    let server = TestServer::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let log_dir = tmp.path().join("logs");
+    let mut server = TestServer::start_in(&log_dir, &[]);
     let mut people: HashMap<String, Client> = HashMap::new();
     for block in &blocks {
+        if block.name == "config" {
+            let config = tmp.path().join("linechat.toml");
+            std::fs::write(&config, block.lines.join("\n") + "\n").unwrap();
+            server.signal(libc::SIGINT);
+            assert_eq!(
+                server.wait(),
+                Some(0),
+                "{}: Ctrl-C stops the server",
+                block.at(0)
+            );
+            people.clear();
+            server = TestServer::start_in(&log_dir, &["--config", config.to_str().unwrap()]);
+            continue;
+        }
         let first = block.lines.first().map(String::as_str).unwrap_or("");
         if let Some(path) = block.name.strip_prefix("file ") {
             check_file(block, path.trim(), &server.log_dir);
