@@ -339,6 +339,18 @@ pub fn connection_budget(max_clients: usize) -> (usize, u64) {
     (max_clients.min(fit), limit)
 }
 
+/// Returns the allocator's free memory to the operating system (`malloc_trim`, glibc
+/// only); true when some was released.
+pub fn trim_heap() -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0) == 1
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    false
+}
+
 /// Whether an accept error means the process or system ran out of descriptors.
 pub fn out_of_descriptors(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))

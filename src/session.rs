@@ -50,8 +50,8 @@ pub struct Session {
     /// session (NICK alone) is never pinged, since a person cannot answer; TCP keepalive
     /// finds its dead peers instead ([`crate::server::keepalive`]).
     pub pinged: bool,
-    /// Lines of flood control the command being handled costs beyond its own line: one
-    /// per extra target (a PRIVMSG to 4 targets costs 4 lines). Taken after each line.
+    /// Lines of flood control the command being handled costs beyond its own line (see
+    /// [`Session::charge_targets`]); charged after each line.
     pub extra_cost: u32,
 }
 
@@ -61,6 +61,12 @@ impl Session {
         let nick = self.nick.as_deref().unwrap_or("*");
         let user = self.user.as_ref().map_or(nick, |(u, _)| u.as_str());
         format!("{nick}!{user}@{}", self.host)
+    }
+
+    /// Flood control charges a command with several targets one line per target (its own
+    /// line is charged when it is read).
+    pub fn charge_targets(&mut self, targets: usize) {
+        self.extra_cost = u32::try_from(targets.saturating_sub(1)).unwrap_or(u32::MAX);
     }
 
     /// The nick to address replies to (`*` before one is set).

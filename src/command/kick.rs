@@ -46,8 +46,7 @@ impl Kick {
     /// kicker's nick (RFC 2812). 403, 442, 482, 401 or 441 when it cannot be done.
     pub fn apply(self, s: &mut Session) -> Flow {
         let reason = self.reason.unwrap_or_else(|| s.target().to_string());
-        // Flood control charges every target as a line of its own.
-        s.extra_cost = u32::try_from(self.pairs.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        s.charge_targets(self.pairs.len());
         for (room, nick) in &self.pairs {
             let result = canonical_room(room)
                 .map_err(|_| RoomError::NoSuchRoom)

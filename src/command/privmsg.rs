@@ -60,8 +60,7 @@ impl Privmsg {
     pub async fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
         let bot = s.ctx.state.is_bot(s.id);
-        // Flood control charges every target as a line of its own.
-        s.extra_cost = u32::try_from(self.targets.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        s.charge_targets(self.targets.len());
         for target in &self.targets {
             if let Some(room) = target
                 .strip_prefix(['@', '+'])

@@ -28,8 +28,7 @@ impl Tagmsg {
     pub fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
         let bot = s.ctx.state.is_bot(s.id);
-        // Flood control charges every target as a line of its own.
-        s.extra_cost = u32::try_from(self.targets.len().saturating_sub(1)).unwrap_or(u32::MAX);
+        s.charge_targets(self.targets.len());
         for target in &self.targets {
             let to_room = target.starts_with('#') || s.ctx.state.find_nick(target).is_none();
             let relay = if to_room {
