@@ -38,8 +38,9 @@ pub enum ArchiveError {
     Closed,
 }
 
-/// What happens once a row is safely written: delivery to the room, given the row's timestamp.
-pub type Delivery = Box<dyn FnOnce(&str) + Send>;
+/// What happens once a row is safely written: delivery to the room, given the row's
+/// timestamp as written (`2026-11-23T10:15:30.123Z`) and in milliseconds.
+pub type Delivery = Box<dyn FnOnce(&str, i64) + Send>;
 
 struct Job {
     room: String,
@@ -199,7 +200,7 @@ impl Writer {
             self.last_stamp.clear();
         }
         let now = Utc::now().timestamp_millis();
-        let stamps: Vec<String> = batch
+        let stamps: Vec<(String, i64)> = batch
             .iter()
             .map(|job| {
                 let key = room_key(&job.room);
@@ -215,7 +216,7 @@ impl Writer {
                     now
                 };
                 self.last_stamp.insert(key, stamp);
-                crate::search::timestamps::format_millis(stamp)
+                (crate::search::timestamps::format_millis(stamp), stamp)
             })
             .collect();
         // Rows grouped per file, keeping acceptance order within each file.
@@ -229,7 +230,7 @@ impl Writer {
             });
             let (_, rows, jobs) = &mut per_file[slot];
             // Writing to memory cannot fail.
-            rows.write_record([&stamps[i], &job.user, &job.text])
+            rows.write_record([&stamps[i].0, &job.user, &job.text])
                 .expect("csv to memory");
             jobs.push(i);
         }
@@ -257,10 +258,10 @@ impl Writer {
         if ok_rows > 0 {
             self.written.send_modify(|n| *n += ok_rows);
         }
-        for ((job, stamp), failure) in batch.drain(..).zip(&stamps).zip(failed) {
+        for ((job, (stamp, millis)), failure) in batch.drain(..).zip(&stamps).zip(failed) {
             let result = match failure {
                 None => {
-                    (job.deliver)(stamp);
+                    (job.deliver)(stamp, *millis);
                     Ok(())
                 }
                 Some(msg) => Err(ArchiveError::Write {

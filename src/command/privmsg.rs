@@ -11,7 +11,6 @@ use super::{Flow, Reject};
 use crate::caps::Cap;
 use crate::message::{Message, line};
 use crate::relay::{Relay, ephemeral_msgid};
-use crate::search::timestamps::parse_row_timestamp;
 use crate::session::Session;
 
 /// `PRIVMSG <target>[,<target>...] <text>`; `MSG` is the same; `NOTICE` likewise.
@@ -120,9 +119,7 @@ impl Privmsg {
         let (text, tags) = (self.text.clone(), self.client_tags.clone());
         let (echo_tx, echo) = oneshot::channel();
         let author = nick.clone();
-        let deliver = Box::new(move |stamp: &str| {
-            let millis =
-                parse_row_timestamp(stamp).unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let deliver = Box::new(move |stamp: &str, millis: i64| {
             let msgid = crate::history::msgid(&room_for_delivery, millis, &author, &text);
             let relay = Relay::at(msg, stamp.to_string())
                 .with_msgid(msgid)
