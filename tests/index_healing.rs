@@ -31,18 +31,13 @@ fn archive_with(dir: &Path, rows: usize) {
 }
 
 fn chat_search(log_dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-search"))
-        .args(args)
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-search"));
+    cmd.args(args)
         .arg("--log-dir")
         .arg(log_dir)
-        .env_remove("LINECHAT_LOG_DIR")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env_remove("LINECHAT_LOG_DIR");
+    let (code, stdout, stderr) = common::run_to_exit(cmd);
+    (code.unwrap_or(-1), stdout, stderr)
 }
 
 /// Cuts every `.store` file of the index to 7 bytes, as in the report.
@@ -62,28 +57,12 @@ fn truncate_stores(log_dir: &Path) {
     assert!(cut > 0, "no .store file to truncate");
 }
 
-/// Sends one SEARCH and returns its NOTICE/FAIL lines up to the end line or the FAIL.
-fn search(c: &mut Client, line: &str) -> Vec<String> {
-    c.send(line);
-    let mut out = Vec::new();
-    loop {
-        let l = c.next_line().expect("connection open");
-        let end = l.contains("End of SEARCH") || l.contains(" FAIL SEARCH ");
-        if l.contains(" NOTICE ") || l.contains(" FAIL ") {
-            out.push(l);
-        }
-        if end {
-            return out;
-        }
-    }
-}
-
 /// Repeats `line` until an answer holds `needle` (and no FAIL); only a FAIL SEARCH
 /// UNAVAILABLE may come before. Returns the answer.
 fn search_until(c: &mut Client, line: &str, needle: &str) -> Vec<String> {
     let start = Instant::now();
     loop {
-        let answer = search(c, line);
+        let answer = c.search_answer(line);
         let last = answer.last().cloned().unwrap_or_default();
         if !last.contains(" FAIL ") && answer.iter().any(|l| l.contains(needle)) {
             return answer;
@@ -118,7 +97,7 @@ fn truncated_store_files_chat_starts_search_says_rebuilding_then_answers() {
     bob.expect("chat works while the index heals");
     // Either still rebuilding (said so, with a percentage) or already answered right:
     // never a wrong `0 matches`.
-    let first = search(&mut alice, "SEARCH #general zanzibar");
+    let first = alice.search_answer("SEARCH #general zanzibar");
     let last = first.last().unwrap();
     assert!(
         (last.contains("FAIL SEARCH UNAVAILABLE #general :the index is being rebuilt (")
@@ -305,7 +284,7 @@ fn disk_full_while_indexing_heals_once_space_returns() {
         server.log.wait_for("retrying in");
         // Fails fast while the indexer is broken, instead of waiting 5 s.
         let start = Instant::now();
-        let answer = search(&mut alice, "SEARCH #general full");
+        let answer = alice.search_answer("SEARCH #general full");
         assert!(
             answer.last().unwrap().contains("FAIL SEARCH UNAVAILABLE"),
             "{answer:?}"
@@ -330,7 +309,7 @@ fn disk_full_while_indexing_heals_once_space_returns() {
         assert!(answer.last().unwrap().ends_with("1 match"), "{answer:?}");
         server.log.wait_for("search index: recovered");
     }
-    let earlier = search(&mut bob, "SEARCH #general filled");
+    let earlier = bob.search_answer("SEARCH #general filled");
     assert!(earlier.last().unwrap().ends_with("1 match"), "{earlier:?}");
     // Shutdown does not hang.
     server.signal(libc::SIGTERM);

@@ -570,22 +570,6 @@ async fn live_index_follows_ticks_and_caps_results() {
     assert!(bad.to_string().contains("unbalanced quote"), "{bad}");
 }
 
-/// Sends one SEARCH and returns its NOTICE/FAIL lines up to and including the end line.
-fn search_answer(c: &mut common::Client, line: &str) -> Vec<String> {
-    c.send(line);
-    let mut out = Vec::new();
-    loop {
-        let l = c.next_line().expect("connection open");
-        let end = l.contains("End of SEARCH") || l.contains(" FAIL SEARCH ");
-        if l.contains(" NOTICE ") || l.contains(" FAIL ") {
-            out.push(l);
-        }
-        if end {
-            return out;
-        }
-    }
-}
-
 #[test]
 fn server_search_answers_the_requester_alone_from_its_own_room() {
     let server = common::TestServer::start(&["--search-max-results", "2"]);
@@ -596,7 +580,7 @@ fn server_search_answers_the_requester_alone_from_its_own_room() {
     carol.send("MSG #random deploy in random");
     carol.sync();
     // Read-your-writes: a message already delivered is found at once, no retrying.
-    let answer = search_answer(&mut alice, "SEARCH #general deploy since 2026-01-01");
+    let answer = alice.search_answer("SEARCH #general deploy since 2026-01-01");
     let hits: Vec<&String> = answer.iter().filter(|l| l.contains("<")).collect();
     assert_eq!(hits.len(), 1, "{answer:?}");
     assert!(
@@ -621,7 +605,7 @@ fn server_search_answers_the_requester_alone_from_its_own_room() {
     // Carol is not in #general: 442, and her own room's search does not see #general.
     carol.send("SEARCH #general deploy");
     assert!(carol.expect(" 442 ").contains("#general"));
-    let theirs = search_answer(&mut carol, "SEARCH random deploy");
+    let theirs = carol.search_answer("SEARCH random deploy");
     assert!(
         theirs
             .iter()
@@ -642,7 +626,7 @@ fn server_search_answers_the_requester_alone_from_its_own_room() {
     alice.send("MSG #general deploy two");
     alice.send("MSG #general deploy three");
     bob.expect("deploy three");
-    let capped = search_answer(&mut alice, "SEARCH #general deploy");
+    let capped = alice.search_answer("SEARCH #general deploy");
     assert!(
         capped
             .last()

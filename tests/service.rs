@@ -10,7 +10,7 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::{GUARD, TestServer, read_archive};
 use tls_support::{TestCa, TlsClient, start_tls_server};
@@ -67,18 +67,11 @@ fn a_tls_client_talks_with_a_plaintext_client_in_the_same_room() {
 
 /// Runs `chat-server` to completion; returns (exit code, stdout, stderr).
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_FDS")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env_remove("LISTEN_FDS");
+    common::run_to_exit(cmd)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::TestServer;
 
@@ -12,34 +12,20 @@ const BIN: &str = env!("CARGO_BIN_EXE_chat-server");
 
 /// Runs `chat-server` with `args` to completion; returns (exit code, stdout, stderr).
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env("RUST_LOG", "info")
         .env_remove("NOTIFY_SOCKET")
         .env_remove("LISTEN_FDS")
-        .env_remove("LINECHAT_PASSWORD")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .env_remove("LINECHAT_PASSWORD");
+    common::run_to_exit(cmd)
 }
 
 /// Runs `chat-search` with `args` to completion; returns (exit code, stdout, stderr).
 fn chat_search(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chat-search"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chat-search"));
+    cmd.args(args);
+    common::run_to_exit(cmd)
 }
 
 fn s(p: &Path) -> &str {

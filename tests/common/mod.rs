@@ -323,6 +323,23 @@ impl<S: Read + Write> Client<S> {
         }
     }
 
+    /// Sends one SEARCH and returns its NOTICE/FAIL lines up to and including the end line
+    /// (or the FAIL).
+    pub fn search_answer(&mut self, line: &str) -> Vec<String> {
+        self.send(line);
+        let mut out = Vec::new();
+        loop {
+            let l = self.next_line().expect("connection open");
+            let end = l.contains("End of SEARCH") || l.contains(" FAIL SEARCH ");
+            if l.contains(" NOTICE ") || l.contains(" FAIL ") {
+                out.push(l);
+            }
+            if end {
+                return out;
+            }
+        }
+    }
+
     /// Reads until the server closes the connection; returns the lines read.
     pub fn read_to_close(&mut self) -> Vec<String> {
         let mut out = Vec::new();
@@ -379,4 +396,14 @@ pub fn split_tags(line: &str) -> (std::collections::BTreeMap<String, String>, &s
         tags.insert(key.to_string(), value);
     }
     (tags, rest)
+}
+
+/// Runs a command to completion with no input; returns (exit code, stdout, stderr).
+pub fn run_to_exit(mut cmd: Command) -> (Option<i32>, String, String) {
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
