@@ -50,6 +50,8 @@ pub struct Session {
     /// session (NICK alone) is never pinged, since a person cannot answer; TCP keepalive
     /// finds its dead peers instead ([`crate::server::keepalive`]).
     pub pinged: bool,
+    /// User mode `+B`, kept here so the message path tags bot lines without a lookup.
+    pub bot: bool,
     /// Lines of flood control the command being handled costs beyond its own line (see
     /// [`Session::charge_targets`]); charged after each line.
     pub extra_cost: u32,
@@ -332,6 +334,7 @@ where
         cap_version: 0,
         pass_ok: false,
         pinged: false,
+        bot: false,
         extra_cost: 0,
     };
     let settings = &ctx.settings;

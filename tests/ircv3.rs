@@ -1366,3 +1366,38 @@ fn search_results_name_the_room_as_it_is_spelled_live() {
         ":linechat NOTICE #DevOps :End of SEARCH #DevOps: 1 match"
     );
 }
+
+/// Bot mode: `MODE me +B` shows in WHO and WHOIS, and the bot's messages carry the `bot`
+/// tag for message-tags clients (and nothing for the others); `-B` takes it away.
+#[test]
+fn bot_mode_tags_the_bots_messages_and_shows_in_who_and_whois() {
+    let server = TestServer::start(&[]);
+    let mut botty = joined(&server, "botty", &[], "#r");
+    let mut tagged = joined(&server, "tagged", &["message-tags"], "#r");
+    let mut plain = joined(&server, "plain", &[], "#r");
+    botty.sync();
+    botty.send("MODE botty +B");
+    assert_eq!(
+        botty.expect(" MODE "),
+        ":botty!botty@127.0.0.1 MODE botty :+B"
+    );
+    botty.send("PRIVMSG #r :beep");
+    let got = tagged.expect("beep");
+    assert!(got.starts_with("@bot;msgid="), "{got}");
+    assert_eq!(
+        plain.expect("beep"),
+        ":botty!botty@127.0.0.1 PRIVMSG #r :beep"
+    );
+    tagged.send("WHO botty");
+    assert!(tagged.expect(" 352 ").contains(" botty HB"));
+    tagged.send("WHOIS botty");
+    assert_eq!(
+        tagged.expect(" 335 "),
+        ":linechat 335 tagged botty :is a bot"
+    );
+    botty.send("MODE botty -B");
+    botty.expect(" MODE botty :-B");
+    botty.send("PRIVMSG #r :human now");
+    let got = tagged.expect("human now");
+    assert!(!got.contains("bot;"), "{got}");
+}

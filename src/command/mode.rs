@@ -125,7 +125,7 @@ impl Mode {
         }
     }
 
-    fn user(self, s: &Session) {
+    fn user(self, s: &mut Session) {
         if !self.target.eq_ignore_ascii_case(s.target()) {
             s.numeric("502", &[], "Can't change mode for other users");
             return;
@@ -152,6 +152,15 @@ impl Mode {
             }
         }
         let applied = s.ctx.state.set_user_modes(s.id, &changes);
+        let mut adding = true;
+        for c in applied.chars() {
+            match c {
+                '+' => adding = true,
+                '-' => adding = false,
+                'B' => s.bot = adding,
+                _ => {}
+            }
+        }
         if !applied.is_empty() {
             s.send(line(&s.prefix(), "MODE", &[s.target()], Some(&applied)));
         }

@@ -58,7 +58,7 @@ impl Privmsg {
     /// an error reply, whatever goes wrong (RFC 2812).
     pub async fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
-        let bot = s.ctx.state.is_bot(s.id);
+        let bot = s.bot;
         s.charge_targets(self.targets.len());
         for target in &self.targets {
             if let Some(room) = target

@@ -27,7 +27,7 @@ impl Tagmsg {
     /// gets its echo with echo-message.
     pub fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
-        let bot = s.ctx.state.is_bot(s.id);
+        let bot = s.bot;
         s.charge_targets(self.targets.len());
         for target in &self.targets {
             let to_room = target.starts_with('#') || s.ctx.state.find_nick(target).is_none();

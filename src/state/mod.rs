@@ -450,11 +450,6 @@ impl State {
         }
     }
 
-    /// Whether the client has user mode `+B` (its messages carry the `bot` tag).
-    pub fn is_bot(&self, id: ClientId) -> bool {
-        self.lock().clients.get(&id).is_some_and(|c| c.modes.bot)
-    }
-
     /// Whether the client is a server operator.
     pub fn is_oper(&self, id: ClientId) -> bool {
         self.lock()
