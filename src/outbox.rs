@@ -80,6 +80,9 @@ pub struct Closing {
 pub struct OutboxReceiver {
     rx: mpsc::UnboundedReceiver<Queued>,
     shared: Arc<Shared>,
+    /// The final line (the ERROR) has been handed out: the stream ends there, whatever
+    /// others queued after it (a QUIT racing the shutdown, say).
+    finished: bool,
 }
 
 impl Outbox {
@@ -100,7 +103,11 @@ impl Outbox {
                 tx,
                 shared: shared.clone(),
             },
-            OutboxReceiver { rx, shared },
+            OutboxReceiver {
+                rx,
+                shared,
+                finished: false,
+            },
         )
     }
 
@@ -223,6 +230,9 @@ impl OutboxReceiver {
     /// The next line to write, or `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Bytes> {
         loop {
+            if self.finished {
+                return None;
+            }
             let queued = self.rx.recv().await?;
             if let Some(line) = self.taken(queued) {
                 return Some(line);
@@ -233,6 +243,9 @@ impl OutboxReceiver {
     /// A line to write if one is ready now.
     pub fn try_recv(&mut self) -> Option<Bytes> {
         loop {
+            if self.finished {
+                return None;
+            }
             let queued = self.rx.try_recv().ok()?;
             if let Some(line) = self.taken(queued) {
                 return Some(line);
@@ -242,7 +255,8 @@ impl OutboxReceiver {
 
     /// Accounts for a line leaving the queue; `None` when it is dropped unwritten because
     /// the connection is closing (only its final line is still written).
-    fn taken(&self, (line, kind): Queued) -> Option<Bytes> {
+    fn taken(&mut self, (line, kind): Queued) -> Option<Bytes> {
+        self.finished |= kind == Kind::Final;
         let len = line.len();
         if kind != Kind::Others {
             let before = self.shared.own.fetch_sub(len, Ordering::Relaxed);
@@ -277,6 +291,22 @@ mod tests {
         );
         drop(out);
         assert!(rx.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn nothing_follows_the_final_line() {
+        let (out, mut rx) = Outbox::new(1000);
+        assert!(out.send(Bytes::from_static(b"before\r\n")));
+        out.send_final(Bytes::from_static(b"ERROR :Server shutting down\r\n"));
+        // Another session's QUIT racing the shutdown.
+        out.send(Bytes::from_static(b":ben QUIT :Server shutting down\r\n"));
+        assert_eq!(rx.recv().await.unwrap(), Bytes::from_static(b"before\r\n"));
+        assert_eq!(
+            rx.recv().await.unwrap(),
+            Bytes::from_static(b"ERROR :Server shutting down\r\n")
+        );
+        assert!(rx.try_recv().is_none());
+        assert!(rx.recv().await.is_none(), "the stream ends with the ERROR");
     }
 
     #[tokio::test]
