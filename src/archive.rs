@@ -48,6 +48,8 @@ struct Job {
     text: String,
     deliver: Delivery,
     done: oneshot::Sender<Result<(), ArchiveError>>,
+    /// When the job was handed over, for the write-latency metric.
+    queued: std::time::Instant,
 }
 
 enum Request {
@@ -107,6 +109,11 @@ impl Archive {
         ))
     }
 
+    /// Whether the writer still takes rows (false once it has closed or died).
+    pub fn accepting(&self) -> bool {
+        !self.tx.is_closed()
+    }
+
     /// The directory holding the archives.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -128,6 +135,7 @@ impl Archive {
             text: text.to_string(),
             deliver,
             done,
+            queued: std::time::Instant::now(),
         };
         self.tx
             .send(Request::Append(job))
@@ -258,9 +266,12 @@ impl Writer {
         if ok_rows > 0 {
             self.written.send_modify(|n| *n += ok_rows);
         }
+        let metrics = crate::metrics::get();
+        metrics.messages_archived.inc_by(ok_rows);
         for ((job, (stamp, millis)), failure) in batch.drain(..).zip(&stamps).zip(failed) {
             let result = match failure {
                 None => {
+                    crate::metrics::observe(&metrics.archive_write_seconds, job.queued.elapsed());
                     (job.deliver)(stamp, *millis);
                     Ok(())
                 }

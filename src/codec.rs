@@ -18,6 +18,21 @@ pub enum Inbound {
     /// A line that is not valid UTF-8, with the bad bytes replaced (U+FFFD) so the
     /// refusal can name its command and label; it is never acted on.
     InvalidUtf8(String),
+    /// Proof the peer is alive that carries no line: a WebSocket pong. It counts as
+    /// activity for the keep-alive, not against flood control.
+    Alive,
+}
+
+/// One line's bytes (without its ending) as an [`Inbound`]: too long, not UTF-8, or a
+/// line. Shared by the byte-stream codec and message-framed transports (WebSocket).
+pub fn decode_line(line: &[u8], max_len: usize) -> Inbound {
+    if line.len() > max_len {
+        return Inbound::TooLong;
+    }
+    match std::str::from_utf8(line) {
+        Ok(s) => Inbound::Line(s.to_string()),
+        Err(_) => Inbound::InvalidUtf8(String::from_utf8_lossy(line).into()),
+    }
 }
 
 /// Splits input on LF, dropping a preceding CR, with a length limit per line.
@@ -62,15 +77,7 @@ impl Decoder for LineCodec {
                     if line.last() == Some(&b'\r') {
                         line.truncate(end - 1);
                     }
-                    if line.len() > self.max_len {
-                        return Ok(Some(Inbound::TooLong));
-                    }
-                    return Ok(Some(match String::from_utf8(line.to_vec()) {
-                        Ok(s) => Inbound::Line(s),
-                        Err(e) => {
-                            Inbound::InvalidUtf8(String::from_utf8_lossy(e.as_bytes()).into())
-                        }
-                    }));
+                    return Ok(Some(decode_line(&line, self.max_len)));
                 }
                 None if self.discarding => {
                     buf.clear();

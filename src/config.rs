@@ -47,6 +47,30 @@ pub struct Args {
     #[serde(default, deserialize_with = "one_or_many")]
     pub tls_listen: Option<Vec<String>>,
 
+    /// Web client and WebSocket (IRCv3 binding) listen address, HOST:PORT (repeatable);
+    /// `none` disables HTTP. [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub http_listen: Option<Vec<String>>,
+
+    /// HTTPS listen address for the web client and secure WebSocket, with the certificate
+    /// of --tls-cert (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub https_listen: Option<Vec<String>>,
+
+    /// Origin allowed to open a WebSocket besides the page's own, e.g.
+    /// `https://chat.example.org` (repeatable); `*` allows any site.
+    #[arg(long, value_name = "ORIGIN")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub web_origin: Option<Vec<String>>,
+
+    /// Reverse proxy whose X-Forwarded-For / X-Real-IP is believed, CIDR (repeatable);
+    /// it is also exempt from the per-address limits, which apply to the forwarded address.
+    #[arg(long, value_name = "CIDR")]
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub trusted_proxy: Option<Vec<String>>,
+
     /// PEM file with the certificate chain for TLS listeners.
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -200,6 +224,15 @@ pub struct Settings {
     pub tls_listen: Vec<SocketAddr>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// HTTP listeners (web client, WebSocket).
+    pub http_listen: Vec<SocketAddr>,
+    /// Whether `http_listen` was given: the default one failing to bind only warns.
+    pub http_listen_given: bool,
+    pub https_listen: Vec<SocketAddr>,
+    /// Origins allowed to open a WebSocket besides the page's own (`*`: any).
+    pub web_origins: Vec<String>,
+    /// Proxies whose forwarded-for headers are believed.
+    pub trusted_proxies: Vec<crate::limits::Cidr>,
     pub handshake_timeout: Duration,
     pub log_dir: PathBuf,
     /// Create the log directory's missing parents (`--create-log-dir`).
@@ -298,6 +331,16 @@ impl Settings {
         if !tls_listen.is_empty() && (tls_cert.is_none() || tls_key.is_none()) {
             bail!("--tls-listen needs both --tls-cert and --tls-key");
         }
+        let http_listen_given = flags.http_listen.is_some() || file.http_listen.is_some();
+        let http_listen = resolve_addrs(
+            "http-listen",
+            &pick!(http_listen).unwrap_or_else(|| vec!["127.0.0.1:8080".to_string()]),
+        )?;
+        let https_listen =
+            resolve_addrs("https-listen", &pick!(https_listen).unwrap_or_default())?;
+        if !https_listen.is_empty() && (tls_cert.is_none() || tls_key.is_none()) {
+            bail!("--https-listen needs both --tls-cert and --tls-key");
+        }
         if tls_cert.is_some() != tls_key.is_some() {
             bail!("--tls-cert and --tls-key must be given together");
         }
@@ -332,6 +375,16 @@ impl Settings {
             tls_listen,
             tls_cert,
             tls_key,
+            http_listen,
+            http_listen_given,
+            https_listen,
+            web_origins: pick!(web_origin)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty() && !o.eq_ignore_ascii_case("none"))
+                .collect(),
+            trusted_proxies: networks("trusted-proxy", pick!(trusted_proxy).unwrap_or_default())?,
             handshake_timeout: secs(pick!(handshake_timeout), 10, "handshake-timeout")?,
             log_dir: pick!(log_dir).unwrap_or_else(|| PathBuf::from("./logs")),
             create_log_dir: flags.create_log_dir || file.create_log_dir,
@@ -341,7 +394,11 @@ impl Settings {
             max_connections_per_address: pick!(max_connections_per_address).unwrap_or(16),
             connect_rate: pick!(connect_rate).unwrap_or(16),
             connect_rate_window: secs(pick!(connect_rate_secs), 10, "connect-rate-secs")?,
-            limit_exempt: exempt_networks(pick!(limit_exempt))?,
+            limit_exempt: networks(
+                "limit-exempt",
+                pick!(limit_exempt)
+                    .unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1".into()]),
+            )?,
             max_tls_handshakes: pick!(max_tls_handshakes).unwrap_or(256).max(1),
             ping_interval: secs(pick!(ping_interval), 90, "ping-interval")?,
             ping_timeout: secs(pick!(ping_timeout), 60, "ping-timeout")?,
@@ -425,15 +482,14 @@ fn resolve_addrs(flag: &str, values: &[String]) -> anyhow::Result<Vec<SocketAddr
     Ok(out)
 }
 
-/// The `--limit-exempt` networks: loopback unless given; `none` (alone) exempts nothing.
-fn exempt_networks(values: Option<Vec<String>>) -> anyhow::Result<Vec<crate::limits::Cidr>> {
-    let values = values.unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1".into()]);
+/// Networks given to `--<flag>` (`--limit-exempt`, `--trusted-proxy`); `none` is skipped.
+fn networks(flag: &str, values: Vec<String>) -> anyhow::Result<Vec<crate::limits::Cidr>> {
     let mut out = Vec::new();
     for v in values.iter().map(|v| v.trim()) {
         if v.eq_ignore_ascii_case("none") || v.is_empty() {
             continue;
         }
-        out.push(crate::limits::Cidr::parse(v).map_err(|e| anyhow::anyhow!("limit-exempt {e}"))?);
+        out.push(crate::limits::Cidr::parse(v).map_err(|e| anyhow::anyhow!("{flag} {e}"))?);
     }
     Ok(out)
 }

@@ -156,6 +156,7 @@ impl Outbox {
         let before = self.shared.queued.fetch_add(len, Ordering::Relaxed);
         if before + len > self.shared.limit {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
+            crate::metrics::get().sendq_disconnects.inc();
             self.close("SendQ exceeded", "SendQ exceeded");
             return false;
         }

@@ -19,20 +19,45 @@ use crate::config::Settings;
 use crate::context::{Context, Ctx};
 use crate::limits::{AddrLimits, AddrPermit, QuietLog};
 use crate::logdir::{Found, LogDirLock};
+use crate::metrics::Transport;
 use crate::search::{LiveConfig, LiveIndex};
 use crate::state::State;
+
+/// What a listener's connections speak.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// IRC lines (telnet, nc, IRC clients).
+    Irc,
+    /// HTTP: the web client, WebSocket, `/health`, `/metrics`.
+    Http,
+}
 
 /// A bound listening socket, plaintext or TLS.
 pub struct Listener {
     pub tcp: TcpListener,
     /// Present for TLS listeners: every connection is handshaken first.
     pub tls: Option<tokio_rustls::TlsAcceptor>,
+    pub protocol: Protocol,
 }
 
 impl Listener {
-    /// A plaintext listener.
+    /// A plaintext IRC listener.
     pub fn plain(tcp: TcpListener) -> Listener {
-        Listener { tcp, tls: None }
+        Listener {
+            tcp,
+            tls: None,
+            protocol: Protocol::Irc,
+        }
+    }
+
+    /// Its kind as `/health` names it: `irc`, `irc-tls`, `http` or `https`.
+    pub fn kind(&self) -> &'static str {
+        match (self.protocol, self.tls.is_some()) {
+            (Protocol::Irc, false) => "irc",
+            (Protocol::Irc, true) => "irc-tls",
+            (Protocol::Http, false) => "http",
+            (Protocol::Http, true) => "https",
+        }
     }
 
     /// The address it is bound to.
@@ -108,6 +133,11 @@ impl Server {
             .search
             .as_ref()
             .map(|live| live.spawn(self.ctx.archive.written(), std::future::pending()));
+        let bound = listeners
+            .iter()
+            .filter_map(|l| Some((l.local_addr().ok()?, l.kind())))
+            .collect();
+        let web = crate::web::Web::new(self.ctx.clone(), gate.addrs.clone(), bound).router();
         for listener in listeners {
             accepting.spawn(accept_loop(
                 listener,
@@ -115,6 +145,7 @@ impl Server {
                 notify.clone(),
                 sessions.clone(),
                 gate.clone(),
+                web.clone(),
             ));
         }
         accepting.close();
@@ -232,11 +263,12 @@ impl Gate {
         Gate {
             budget,
             slots: Arc::new(Semaphore::new(budget)),
+            // Trusted proxies carry many users: the limits apply to the forwarded address.
             addrs: Arc::new(AddrLimits::new(
                 settings.max_connections_per_address,
                 settings.connect_rate,
                 settings.connect_rate_window,
-                settings.limit_exempt.clone(),
+                [&settings.limit_exempt[..], &settings.trusted_proxies[..]].concat(),
             )),
             handshakes: Arc::new(Semaphore::new(settings.max_tls_handshakes)),
             quiet: QuietLog::default(),
@@ -260,8 +292,8 @@ impl Gate {
     }
 }
 
-/// A connection's hold on the server: its slot, its address's share and, for TLS, its
-/// handshake slot (dropped once the handshake is over).
+/// A connection's hold on the server: its slot and its address's share. A WebSocket
+/// session keeps its HTTP connection's.
 struct Admitted {
     _slot: OwnedSemaphorePermit,
     _addr: AddrPermit,
@@ -273,6 +305,7 @@ async fn accept_loop(
     notify: broadcast::Sender<()>,
     sessions: TaskTracker,
     gate: Arc<Gate>,
+    web: axum::Router,
 ) {
     let mut stop = notify.subscribe();
     let mut backoff = Backoff::default();
@@ -327,35 +360,81 @@ async fn accept_loop(
         if let Err(e) = keepalive(&stream, ctx.settings.ping_interval) {
             tracing::warn!(%peer, error = %e, "cannot enable TCP keepalive");
         }
-        let admitted = Admitted {
+        let admitted = Arc::new(Admitted {
             _slot: slot,
             _addr: addr,
+        });
+        let conn = Accepted {
+            peer,
+            tls,
+            handshake,
+            protocol: listener.protocol,
+            ctx: ctx.clone(),
+            notify: notify.clone(),
+            sessions: sessions.clone(),
+            hold: admitted,
+            web: web.clone(),
         };
-        let ctx = ctx.clone();
-        let shutdown = notify.subscribe();
         sessions.spawn(async move {
-            serve(stream, peer, tls, handshake, ctx, shutdown).await;
-            drop(admitted);
+            serve(stream, conn).await;
             tracing::debug!(%peer, "connection slot released");
         });
     }
 }
 
-/// Runs one admitted connection: the TLS handshake first on a TLS listener.
-async fn serve(
-    stream: TcpStream,
+/// An admitted connection and what serving it needs.
+struct Accepted {
     peer: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The TLS handshake slot, given back once the handshake is over.
     handshake: Option<OwnedSemaphorePermit>,
+    protocol: Protocol,
     ctx: Ctx,
-    mut shutdown: broadcast::Receiver<()>,
-) {
-    let Some(acceptor) = tls else {
-        tracing::info!(%peer, transport = "plain", "connected");
-        crate::session::run(stream, peer, ctx, shutdown).await;
+    notify: broadcast::Sender<()>,
+    sessions: TaskTracker,
+    hold: Arc<Admitted>,
+    web: axum::Router,
+}
+
+impl Accepted {
+    /// Runs the connection's protocol over `io`, plain or TLS.
+    async fn run<IO>(self, io: IO, shutdown: broadcast::Receiver<()>)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let secure = self.tls.is_some();
+        match self.protocol {
+            Protocol::Irc => {
+                let transport = if secure { Transport::Tls } else { Transport::Plain };
+                crate::session::run(io, self.peer, transport, self.ctx, shutdown).await;
+            }
+            Protocol::Http => {
+                let conn = crate::web::Conn {
+                    peer: self.peer,
+                    secure,
+                    hold: self.hold,
+                    sessions: self.sessions,
+                    shutdown: self.notify,
+                };
+                crate::web::serve_connection(io, conn, self.web).await;
+            }
+        }
+    }
+}
+
+/// Runs one admitted connection: the TLS handshake first on a TLS listener.
+async fn serve(stream: TcpStream, mut conn: Accepted) {
+    let peer = conn.peer;
+    let mut shutdown = conn.notify.subscribe();
+    let Some(acceptor) = conn.tls.clone() else {
+        if conn.protocol == Protocol::Irc {
+            tracing::info!(%peer, transport = "plain", "connected");
+        }
+        conn.run(stream, shutdown).await;
         return;
     };
-    let timeout = ctx.settings.handshake_timeout;
+    let handshake = conn.handshake.take();
+    let timeout = conn.ctx.settings.handshake_timeout;
     // A client that never finishes its handshake holds a slot until the timeout, and must
     // not hold up shutdown either.
     let done = tokio::select! {
@@ -365,9 +444,11 @@ async fn serve(
     drop(handshake);
     match done {
         Ok(Ok(tls_stream)) => {
-            let version = crate::tls::protocol_name(&tls_stream);
-            tracing::info!(%peer, transport = "tls", tls_version = version, "connected");
-            crate::session::run(tls_stream, peer, ctx, shutdown).await;
+            if conn.protocol == Protocol::Irc {
+                let version = crate::tls::protocol_name(&tls_stream);
+                tracing::info!(%peer, transport = "tls", tls_version = version, "connected");
+            }
+            conn.run(tls_stream, shutdown).await;
         }
         Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::info!(%peer, "TLS handshake timed out; dropped"),

@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::config::Settings;
-use crate::server::{Listener, Server};
+use crate::server::{Listener, Protocol, Server};
 use crate::systemd;
 use crate::tls::ReloadableTls;
 
@@ -122,7 +122,7 @@ async fn bind(
                 };
                 tracing::info!("listening on {addr} (tls, from systemd)");
                 summary.push(format!("{addr} (tls)"));
-                listeners.push(tls_listener(tcp, tls));
+                listeners.push(tls_listener(tcp, tls, Protocol::Irc));
             } else {
                 tracing::info!("listening on {addr} (plain, from systemd)");
                 summary.push(format!("{addr} (plain)"));
@@ -143,13 +143,54 @@ async fn bind(
             let addr = tcp.local_addr()?;
             tracing::info!("listening on {addr} (tls)");
             summary.push(format!("{addr} (tls)"));
-            listeners.push(tls_listener(tcp, tls));
+            listeners.push(tls_listener(tcp, tls, Protocol::Irc));
         }
     }
+    bind_web(settings, tls, &mut listeners, &mut summary).await?;
     if listeners.is_empty() {
         bail!("no listener: give --listen or --tls-listen");
     }
     Ok((listeners, format!("accepting on {}", summary.join(", "))))
+}
+
+/// The HTTP listeners (web client, WebSocket, `/health`, `/metrics`): `--http-listen`
+/// and `--https-listen`. The default HTTP address (127.0.0.1:8080) being taken only warns,
+/// so a second server on one machine still starts; an address given must bind.
+async fn bind_web(
+    settings: &Settings,
+    tls: Option<&ReloadableTls>,
+    listeners: &mut Vec<Listener>,
+    summary: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    for addr in &settings.http_listen {
+        let tcp = match bind_one(addr).await {
+            Ok(tcp) => tcp,
+            Err(e) if !settings.http_listen_given => {
+                tracing::warn!(
+                    "no web client: {e:#}; give --http-listen ADDR (or `none`) to choose"
+                );
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let addr = tcp.local_addr()?;
+        tracing::info!("web client at http://{addr}/ (WebSocket at ws://{addr}/ws)");
+        summary.push(format!("{addr} (http)"));
+        listeners.push(Listener {
+            tcp,
+            tls: None,
+            protocol: Protocol::Http,
+        });
+    }
+    for addr in &settings.https_listen {
+        let tls = tls.context("--https-listen needs --tls-cert and --tls-key")?;
+        let tcp = bind_one(addr).await?;
+        let addr = tcp.local_addr()?;
+        tracing::info!("web client at https://{addr}/ (WebSocket at wss://{addr}/ws)");
+        summary.push(format!("{addr} (https)"));
+        listeners.push(tls_listener(tcp, tls, Protocol::Http));
+    }
+    Ok(())
 }
 
 async fn bind_one(addr: &SocketAddr) -> anyhow::Result<TcpListener> {
@@ -158,9 +199,10 @@ async fn bind_one(addr: &SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen on {addr}"))
 }
 
-fn tls_listener(tcp: TcpListener, tls: &ReloadableTls) -> Listener {
+fn tls_listener(tcp: TcpListener, tls: &ReloadableTls, protocol: Protocol) -> Listener {
     Listener {
         tcp,
         tls: Some(tls.acceptor()),
+        protocol,
     }
 }

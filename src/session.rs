@@ -1,14 +1,16 @@
 //! One client's conversation, from its first byte to its QUIT.
 //!
-//! Generic over any `AsyncRead + AsyncWrite` stream, so plaintext TCP and TLS run the same
-//! code. Reading, timers and shutdown are multiplexed in one loop; output goes through the
+//! Generic over the transport: [`run`] takes any `AsyncRead + AsyncWrite` stream (plaintext
+//! TCP, TLS) and [`serve`] any stream of input lines with a writer (WebSocket frames), so
+//! every transport runs the same code. Reading, timers and shutdown are multiplexed in one loop; output goes through the
 //! client's [`Outbox`], drained to the socket by a separate writer task.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::broadcast;
 use tokio::time::{Instant, sleep_until};
@@ -19,6 +21,7 @@ use crate::codec::{Inbound, LineCodec};
 use crate::command::{Command, Flow};
 use crate::context::Ctx;
 use crate::flood::FloodGate;
+use crate::metrics::Transport;
 use crate::message::{Message, ParseError, line};
 use crate::outbox::{Outbox, OutboxReceiver, SOFT_SENDQ, replying};
 use crate::state::ClientId;
@@ -174,6 +177,7 @@ impl Session {
             // Refused once its command and label are read (UTF8ONLY: `FAIL PRIVMSG
             // INVALID_UTF8`, labeled as asked, as ergo does).
             Inbound::InvalidUtf8(lossy) => (lossy, false),
+            Inbound::Alive => return Flow::Continue,
         };
         let tag_bytes = if text.starts_with('@') {
             text.find(' ').map_or(text.len(), |i| i + 1)
@@ -307,20 +311,44 @@ impl Session {
     }
 }
 
-/// Serves one connection until it quits, fails, times out or the server shuts down.
-pub async fn run<S>(stream: S, peer: SocketAddr, ctx: Ctx, mut shutdown: broadcast::Receiver<()>)
-where
+/// Serves one byte-stream connection (TCP, TLS) until it quits, fails, times out or the
+/// server shuts down.
+pub async fn run<S>(
+    stream: S,
+    peer: SocketAddr,
+    transport: Transport,
+    ctx: Ctx,
+    shutdown: broadcast::Receiver<()>,
+) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, writer) = tokio::io::split(stream);
-    let (outbox, rx) = Outbox::new(ctx.settings.sendq_bytes);
-    let writer = tokio::spawn(write_loop(writer, rx));
-    let host = display_host(peer);
-    let id = ctx.state.connect(host.clone(), outbox.clone());
-    let mut lines = FramedRead::new(
+    let lines = FramedRead::new(
         reader,
         LineCodec::new(ctx.settings.max_line_bytes + crate::tags::MAX_CLIENT_TAG_BYTES),
     );
+    serve(lines, |rx| write_loop(writer, rx), peer, transport, ctx, shutdown).await;
+}
+
+/// Serves one connection given as a stream of input lines and a writer that drains the
+/// client's outbox: what every transport (byte streams, WebSocket frames) shares.
+pub async fn serve<L, W, F>(
+    mut lines: L,
+    writer: W,
+    peer: SocketAddr,
+    transport: Transport,
+    ctx: Ctx,
+    mut shutdown: broadcast::Receiver<()>,
+) where
+    L: Stream<Item = Result<Inbound, std::io::Error>> + Unpin,
+    W: FnOnce(OutboxReceiver) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let _counted = crate::metrics::get().connection(transport);
+    let (outbox, rx) = Outbox::new(ctx.settings.sendq_bytes);
+    let writer = tokio::spawn(writer(rx));
+    let host = display_host(peer);
+    let id = ctx.state.connect(host.clone(), outbox.clone());
     let mut session = Session {
         id,
         ctx: ctx.clone(),
@@ -343,6 +371,8 @@ where
     let mut awaiting_pong = false;
     let mut grace: Option<Instant> = None;
     let mut flood = FloodGate::new(settings.flood_burst, settings.flood_rate);
+    // Whether the next line read waited for the flood gate (for the metric).
+    let mut paced = false;
 
     let owner = outbox.owner_key();
     let reason: String = loop {
@@ -364,14 +394,24 @@ where
                 break closing.reason;
             }
             // While throttled, input stays unread until the flood gate opens.
-            _ = sleep_until(throttled.unwrap_or(now)), if throttled.is_some() => {}
+            _ = sleep_until(throttled.unwrap_or(now)), if throttled.is_some() => {
+                paced = true;
+            }
             _ = outbox.replies_drained(), if backlogged => {}
             item = lines.next(), if throttled.is_none() && !backlogged => {
                 let inbound = match item {
                     None => break "Connection closed".into(),
                     Some(Err(e)) => break format!("Read error: {e}"),
+                    Some(Ok(Inbound::Alive)) => {
+                        ping_deadline = Instant::now() + settings.ping_interval;
+                        awaiting_pong = false;
+                        continue;
+                    }
                     Some(Ok(inbound)) => inbound,
                 };
+                if std::mem::take(&mut paced) {
+                    crate::metrics::get().flood_paced_lines.inc();
+                }
                 let read_at = Instant::now();
                 flood.charge(read_at);
                 ping_deadline = read_at + settings.ping_interval;

@@ -92,6 +92,7 @@ impl Privmsg {
         s.ctx
             .state
             .deliver_to_rank(&room, rank == "+", &relay, s.id);
+        crate::metrics::get().messages_relayed.inc();
         if s.caps.has(Cap::EchoMessage) {
             s.send(relay.for_caps(s.caps));
         }
@@ -136,6 +137,7 @@ impl Privmsg {
             .await
         {
             Ok(()) => {
+                crate::metrics::get().messages_relayed.inc();
                 if s.caps.has(Cap::EchoMessage)
                     && let Ok(relay) = echo.await
                 {
@@ -167,6 +169,7 @@ impl Privmsg {
             .from_bot(bot);
         match s.ctx.state.deliver_to_nick(&nick, &relay, None) {
             Ok(away) => {
+                crate::metrics::get().messages_relayed.inc();
                 if s.caps.has(Cap::EchoMessage) {
                     s.send(relay.for_caps(s.caps));
                 }

@@ -155,10 +155,12 @@ impl Search {
         // Read-your-writes: wait for the rows already delivered to be indexed.
         let written = *s.ctx.archive.written().borrow();
         let context = label.as_deref().unwrap_or("*");
+        let started = std::time::Instant::now();
         let answer = match index.wait_indexed(written, INDEX_WAIT).await {
             Ok(()) => index.search(req).await,
             Err(e) => Err(e),
         };
+        crate::metrics::observe(&crate::metrics::get().search_seconds, started.elapsed());
         match answer {
             Ok(results) if self.soju.is_some() => {
                 let lines = results

@@ -52,6 +52,7 @@ impl Tagmsg {
                     .deliver_to_nick(&nick, &relay, Some(Cap::MessageTags));
                 relay
             };
+            crate::metrics::get().messages_relayed.inc();
             if s.caps.has(Cap::EchoMessage) && s.caps.has(Cap::MessageTags) {
                 s.send(relay.for_caps(s.caps));
             }

@@ -77,6 +77,10 @@ impl TestServer {
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
+        // Tests run side by side: no web listener unless a test asks for one.
+        if !args.contains(&"--http-listen") {
+            cmd.args(["--http-listen", "none"]);
+        }
         cmd.args(args);
         cmd
     }
