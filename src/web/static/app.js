@@ -940,7 +940,11 @@ function onClosed(ws, why) {
   if (wasRegistered) {
     for (const buf of state.buffers.values()) {
       if (buf.kind === 'room') {
-        if (buf.joined) addEvent(buf, 'Disconnected from the server.', { cls: 'error' });
+        if (buf.joined) {
+          addEvent(buf, 'Disconnected from the server.', { cls: 'error' });
+          buf.joined = false;
+          buf.rejoin = true;
+        }
         buf.members.clear();
         for (const t of buf.typing.values()) clearTimeout(t.timer);
         buf.typing.clear();
