@@ -157,6 +157,7 @@ test('Japanese text and long messages: split below the line limit, shown whole, 
   const japanese = 'こんにちは、日本語のテキストです。明日デプロイします';
   await say(bob, japanese);
   await waitForMessage(alice, japanese);
+  await shot(alice, 'chat.png');
 
   // 3-byte characters, no spaces: must be cut between code points, each line under 400 bytes.
   const long = '長'.repeat(150) + '🙂'.repeat(80) + 'x'.repeat(300);
@@ -181,7 +182,6 @@ test('Japanese text and long messages: split below the line limit, shown whole, 
   await link.waitFor();
   assert.equal(await link.getAttribute('rel'), 'noopener noreferrer');
   assert.equal(await activeLog(bob).locator('a[href^="javascript"]').count(), 0);
-  await shot(alice, 'chat.png');
 });
 
 test('private messages between two pages, and from the TCP client', async () => {

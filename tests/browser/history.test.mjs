@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  startServer, launchBrowser, newPage, enter, activeLog, waitForMessage, IrcClient, freshLogDir,
+  startServer, launchBrowser, newPage, enter, activeLog, waitForMessage, IrcClient, freshLogDir, shot,
 } from './harness.mjs';
 
 const SENT = 130;
@@ -126,6 +126,7 @@ test('search by keyword, and a click shows the message in context', async () => 
   await waitForMessage(page, 'history line 2');
   await waitForMessage(page, 'history line 20');
   assert.ok(await hit.isVisible());
+  await shot(page, 'search.png');
 
   await page.locator('.view:not([hidden]) .to-latest').click();
   await waitForMessage(page, `history line ${SENT}`);

@@ -89,6 +89,14 @@ function fmtDateTime(d) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(d)}`;
 }
 
+/** HH:MM today, MM-DD HH:MM earlier this year, the full date before that. */
+function fmtStamp(d) {
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return fmtTime(d);
+  if (d.getFullYear() === now.getFullYear()) return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${fmtTime(d)}`;
+  return fmtDateTime(d);
+}
+
 function nickHue(nick) {
   let h = 0;
   for (const ch of nick.toLowerCase()) h = (h * 31 + ch.codePointAt(0)) >>> 0;
@@ -264,7 +272,7 @@ function getBuffer(name, create = true) {
   };
   buf.older = el('div', { class: 'older' });
   buf.log = el('div', { class: 'log' });
-  buf.view = el('div', { class: 'view', 'data-buffer': buf.name, hidden: true, tabindex: '0' },
+  buf.view = el('div', { class: 'view', role: 'log', 'data-buffer': buf.name, hidden: true, tabindex: '0' },
     buf.older, buf.log);
   buf.view.addEventListener('scroll', () => onViewScroll(buf));
   buf.tab = el('li', { 'data-buffer': buf.name });
@@ -427,7 +435,7 @@ function insertLine(buf, node, time, { count = true } = {}) {
 function addEvent(buf, text, { cls = 'event', time = null, count = false } = {}) {
   const d = time ? new Date(time) : new Date();
   const node = el('div', { class: `line ${cls}` },
-    el('time', { class: 'ts', datetime: d.toISOString(), title: fmtDateTime(d), text: fmtTime(d) }),
+    el('time', { class: 'ts', datetime: d.toISOString(), title: fmtDateTime(d), text: fmtStamp(d) }),
     el('span', { class: 'text' }, linkify(clean(text))));
   insertLine(buf, node, time, { count });
   if (buf === state.active) renderOlder(buf);
@@ -450,7 +458,7 @@ function messageNode(m) {
   if (mention) classes.push('mention');
   const nick = el('span', { class: 'nick', hue: nickHue(m.nick), text: m.action ? `* ${m.nick}` : m.nick });
   const node = el('div', { class: classes.join(' '), 'data-nick': m.nick },
-    el('time', { class: 'ts', datetime: d.toISOString(), title: fmtDateTime(d), text: fmtTime(d) }),
+    el('time', { class: 'ts', datetime: d.toISOString(), title: fmtDateTime(d), text: fmtStamp(d) }),
     nick,
     el('span', { class: 'text' }, linkify(m.text)));
   if (m.msgid) node.dataset.msgid = m.msgid;
@@ -797,7 +805,8 @@ const HELP = [
   '/nick newname — change your name',
   '/topic [text] — show or set the topic',
   '/kick nick [reason] — remove someone (room operators)',
-  '/search — the history search panel',
+  '/search [words] — the history search panel',
+  '/quit [reason] — leave the chat (back to the lobby)',
   '/quote LINE — send a raw IRC line',
 ];
 
@@ -852,6 +861,15 @@ function runCommand(line) {
       openSearch();
       if (args.trim()) $('search-text').value = args.trim();
       return;
+    case 'quit':
+      send(`QUIT${args.trim() ? ` :${args.trim()}` : ''}`);
+      closeSocket();
+      setStatus('');
+      state.everRegistered = false;
+      state.active = null;
+      for (const b of [...state.buffers.values()]) removeBuffer(b);
+      showLobby();
+      return;
     case 'quote': case 'raw':
       if (args.trim()) send(args);
       return;
@@ -897,6 +915,13 @@ function wsURL() {
 function connect() {
   clearTimeout(state.reconnectTimer);
   clearInterval(state.countdownTimer);
+  state.reconnectTimer = null;
+  if (state.ws) {
+    // A connection still being set up (a "Reconnect now" click): drop it, or it would hold the nick.
+    const old = state.ws;
+    state.ws = null;
+    old.close();
+  }
   state.closing = false;
   state.registered = false;
   state.caps = new Set();
@@ -1460,6 +1485,8 @@ function init() {
   $('search-form').addEventListener('submit', runSearch);
   $('members-toggle').addEventListener('click', () => document.body.classList.toggle('show-members'));
   $('retry-now').addEventListener('click', () => { state.backoff = BACKOFF_MIN; connect(); });
+  // Back online: no need to wait out the backoff.
+  window.addEventListener('online', () => { if (state.reconnectTimer) connect(); });
   document.addEventListener('keydown', (ev) => {
     if (ev.key === 'Escape') { closeSearch(); document.body.classList.remove('show-members'); }
   });
