@@ -127,6 +127,18 @@ test('the member list marks operators and follows joins, modes, kicks and nick c
   await activeLog(alice).locator('.line.event', { hasText: 'nia2 left (off home)' }).waitFor();
   await members.locator('li[data-nick="nia2"]').waitFor({ state: 'detached' });
   nia.close();
+
+  const quinn = new IrcClient(server.ircPort);
+  await quinn.register('quinn');
+  await quinn.join('#general');
+  await members.locator('li[data-nick="quinn"]').waitFor();
+  quinn.send('QUIT :see you');
+  await activeLog(alice).locator('.line.event', { hasText: 'quinn quit (Quit: see you)' }).waitFor();
+  await members.locator('li[data-nick="quinn"]').waitFor({ state: 'detached' });
+
+  tess.send('TOPIC #general :Welcome, all');
+  await activeLog(bob).locator('.line.event', { hasText: 'tess changed the topic to: Welcome, all' }).waitFor();
+  await bob.waitForFunction(() => document.getElementById('topic').textContent === 'Welcome, all');
 });
 
 test('typing shows on the other page and clears when the box is emptied or the message sent', async () => {
@@ -230,7 +242,13 @@ test('markup in messages, nicks, topics, room names and search results stays tex
   await carol.waitForFunction((r) => document.getElementById('title').textContent === r, room);
   await say(carol, `${script} in a strange room`);
   await waitForMessage(carol, 'in a strange room');
-  await roomTab(carol, '#general').locator('button').first().click();
+  // Another tab keeps the room listed in the lobby; carol leaves it with /part.
+  const stay = await newPage(browser, { bypassCSP: true });
+  await enter(stay, server, 'stay', room);
+  await say(carol, '/part');
+  await roomTab(carol, room).waitFor({ state: 'detached' });
+  await carol.waitForFunction(() => document.getElementById('title').textContent === '#general');
+  await activeLog(stay).locator('.line.event', { hasText: 'carol left' }).waitFor();
 
   // A nick with markup is refused by the server; its words are shown as text.
   const dave = await newPage(browser, { bypassCSP: true });
@@ -257,12 +275,13 @@ test('markup in messages, nicks, topics, room names and search results stays tex
   // A last round trip, so an injected image would have failed to load and fired by now.
   tess.send('PRIVMSG #general :sync after markup');
   for (const p of [alice, carol, dave]) await waitForMessage(p, 'sync after markup');
-  for (const p of [alice, carol, dave]) {
+  for (const p of [alice, carol, dave, stay]) {
     assert.equal(await p.evaluate(() => window.__xss), undefined);
     assert.equal(await p.evaluate(() => document.querySelectorAll('#chat img, #chat script, #chat svg, #lobby img, #lobby svg').length), 0);
   }
   await carol.context().close();
   await dave.context().close();
+  await stay.context().close();
 });
 
 test('a phone-sized screen: members behind a button, no sideways scrolling', async () => {
