@@ -300,6 +300,17 @@ test('a phone-sized screen: members behind a button, no sideways scrolling', asy
   await phone.locator('#members-panel').waitFor({ state: 'visible' });
   await phone.locator('#members li[data-nick="alice"]').waitFor();
   await shot(phone, 'chat-phone-members.png');
+  await phone.click('#members-close');
+  await phone.locator('#members-panel').waitFor({ state: 'hidden' });
+  // The search panel fills the screen, and a result leads back to the room.
+  await phone.click('#search-toggle');
+  await phone.fill('#search-text', 'デプロイ');
+  await phone.click('#search-go');
+  await phone.locator('#search-results li', { hasText: '明日デプロイします' }).waitFor();
+  await shot(phone, 'search-phone.png');
+  await phone.locator('#search-results li button').first().click();
+  await phone.locator('#search-panel').waitFor({ state: 'hidden' });
+  await activeLog(phone).locator('.line.msg.highlight', { hasText: '明日デプロイします' }).waitFor();
   await phone.context().close();
   assert.deepEqual([...alice.errors, ...bob.errors], []);
 });

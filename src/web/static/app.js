@@ -1484,6 +1484,7 @@ function init() {
   $('search-close').addEventListener('click', closeSearch);
   $('search-form').addEventListener('submit', runSearch);
   $('members-toggle').addEventListener('click', () => document.body.classList.toggle('show-members'));
+  $('members-close').addEventListener('click', () => document.body.classList.remove('show-members'));
   $('retry-now').addEventListener('click', () => { state.backoff = BACKOFF_MIN; connect(); });
   // Back online: no need to wait out the backoff.
   window.addEventListener('online', () => { if (state.reconnectTimer) connect(); });
