@@ -1425,6 +1425,7 @@ function onLobbySubmit(ev) {
   const key = $('key').value;
   if (!nick) { lobbyError('Please give a name.'); return; }
   if (room && !isChannel(room)) room = `#${room}`;
+  if (/[\s,]/.test(room)) { lobbyError('A room name cannot contain spaces or commas.'); return; }
   state.pendingJoin = room ? { room, key } : null;
   if (state.ws && state.registered && isMe(nick)) {
     if (room) send(`JOIN ${room}${key ? ` ${key}` : ''}`);
