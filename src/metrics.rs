@@ -8,7 +8,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -16,7 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 /// How a client is connected, the label of the connection gauge.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum Transport {
     /// Plain TCP (telnet, nc, IRC clients).
     Plain,
@@ -43,7 +43,8 @@ impl Transport {
 /// Label set of the connection gauge.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TransportLabel {
-    pub transport: Transport,
+    /// [`Transport::name`].
+    pub transport: &'static str,
 }
 
 /// Every metric the server keeps.
@@ -84,7 +85,9 @@ impl Metrics {
             Transport::Websocket,
             Transport::WebsocketTls,
         ] {
-            connections.get_or_create(&TransportLabel { transport });
+            let _ = connections.get_or_create(&TransportLabel {
+                transport: transport.name(),
+            });
         }
         registry.register(
             "connections",
@@ -154,7 +157,9 @@ impl Metrics {
     /// Counts a connection of `transport` open until the guard drops.
     pub fn connection(&'static self, transport: Transport) -> ConnectionGuard {
         self.connections
-            .get_or_create(&TransportLabel { transport })
+            .get_or_create(&TransportLabel {
+                transport: transport.name(),
+            })
             .inc();
         ConnectionGuard {
             metrics: self,
@@ -190,7 +195,7 @@ impl Drop for ConnectionGuard {
         self.metrics
             .connections
             .get_or_create(&TransportLabel {
-                transport: self.transport,
+                transport: self.transport.name(),
             })
             .dec();
     }

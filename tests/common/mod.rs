@@ -193,6 +193,16 @@ impl TestServer {
             .unwrap_or_else(|| panic!("no address in {line:?}"))
     }
 
+    /// The HTTP address the server logged ("web client at http://ADDR/").
+    pub fn http_addr(&self) -> SocketAddr {
+        let line = self.log.wait_for("web client at http://");
+        line.split("web client at http://")
+            .nth(1)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+    }
+
     /// The archive file of a room, by its file name.
     pub fn archive(&self, file: &str) -> PathBuf {
         self.log_dir.join(file)
