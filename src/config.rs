@@ -173,6 +173,11 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub search_max_results: Option<usize>,
 
+    /// Keep the search index (`on`) or not (`off`: no indexing cost, SEARCH answers that
+    /// search is off; `chat-search index` can still build one by hand). [default: on]
+    #[arg(long, value_name = "on|off")]
+    pub search_index: Option<String>,
+
     /// Most rooms one client may be in at once (ISUPPORT CHANLIMIT). [default: 100]
     #[arg(long, value_name = "N")]
     pub max_rooms_per_client: Option<usize>,
@@ -258,6 +263,8 @@ pub struct Settings {
     pub flood_rate: f64,
     pub motd: Vec<String>,
     pub search_max_results: usize,
+    /// Whether the server keeps the search index (`--search-index`).
+    pub search_index: bool,
     pub max_rooms_per_client: usize,
     pub admin_contact: Option<String>,
     /// Lines replayed on JOIN (0: none).
@@ -336,8 +343,7 @@ impl Settings {
             "http-listen",
             &pick!(http_listen).unwrap_or_else(|| vec!["127.0.0.1:8080".to_string()]),
         )?;
-        let https_listen =
-            resolve_addrs("https-listen", &pick!(https_listen).unwrap_or_default())?;
+        let https_listen = resolve_addrs("https-listen", &pick!(https_listen).unwrap_or_default())?;
         if !https_listen.is_empty() && (tls_cert.is_none() || tls_key.is_none()) {
             bail!("--https-listen needs both --tls-cert and --tls-key");
         }
@@ -396,8 +402,7 @@ impl Settings {
             connect_rate_window: secs(pick!(connect_rate_secs), 10, "connect-rate-secs")?,
             limit_exempt: networks(
                 "limit-exempt",
-                pick!(limit_exempt)
-                    .unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1".into()]),
+                pick!(limit_exempt).unwrap_or_else(|| vec!["127.0.0.0/8".into(), "::1".into()]),
             )?,
             max_tls_handshakes: pick!(max_tls_handshakes).unwrap_or(256).max(1),
             ping_interval: secs(pick!(ping_interval), 90, "ping-interval")?,
@@ -411,6 +416,24 @@ impl Settings {
                 .map(|m| m.replace("\\n", "\n").lines().map(str::to_string).collect())
                 .unwrap_or_default(),
             search_max_results: pick!(search_max_results).unwrap_or(100).clamp(1, 10_000),
+            search_index: match pick!(search_index).as_deref().map(str::trim) {
+                None => true,
+                Some(v)
+                    if ["on", "true", "yes"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w)) =>
+                {
+                    true
+                }
+                Some(v)
+                    if ["off", "false", "no"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w)) =>
+                {
+                    false
+                }
+                Some(v) => bail!("--search-index takes `on` or `off`, not `{v}`"),
+            },
             max_rooms_per_client: pick!(max_rooms_per_client).unwrap_or(100).max(1),
             admin_contact: pick!(admin_contact).filter(|c| !c.is_empty()),
             history_replay_lines: pick!(history_replay_lines).unwrap_or(50).min(1000),

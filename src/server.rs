@@ -188,6 +188,10 @@ const INDEX_SHUTDOWN_WAIT: Duration = Duration::from_secs(5);
 /// opens, verifies and if need be rebuilds it in the background, so whatever state the
 /// index is in, chat starts; SEARCH says meanwhile why it cannot answer.
 fn open_search(settings: &Settings) -> Option<LiveIndex> {
+    if !settings.search_index {
+        tracing::info!("search index off (--search-index off): SEARCH is not answered");
+        return None;
+    }
     let index_dir = crate::search::cli::default_index_dir(&settings.log_dir);
     let config = LiveConfig {
         max_results: settings.search_max_results,
@@ -405,7 +409,11 @@ impl Accepted {
         let secure = self.tls.is_some();
         match self.protocol {
             Protocol::Irc => {
-                let transport = if secure { Transport::Tls } else { Transport::Plain };
+                let transport = if secure {
+                    Transport::Tls
+                } else {
+                    Transport::Plain
+                };
                 crate::session::run(io, self.peer, transport, self.ctx, shutdown).await;
             }
             Protocol::Http => {

@@ -31,7 +31,8 @@ fn ws_connect(
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(p).unwrap());
     }
     for (k, v) in headers {
-        req.headers_mut().insert(*k, HeaderValue::from_str(v).unwrap());
+        req.headers_mut()
+            .insert(*k, HeaderValue::from_str(v).unwrap());
     }
     let stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(GUARD)).unwrap();
@@ -54,7 +55,10 @@ impl WsClient {
             resp.headers().get("sec-websocket-protocol").unwrap(),
             "text.ircv3.net"
         );
-        WsClient { ws, log: server.log.clone() }
+        WsClient {
+            ws,
+            log: server.log.clone(),
+        }
     }
 
     fn send(&mut self, line: &str) {
@@ -69,10 +73,13 @@ impl WsClient {
                 Ok(Message::Binary(b)) => panic!("binary frame on a text connection: {b:?}"),
                 Ok(Message::Close(_)) => return None,
                 Ok(_) => continue,
-                Err(tungstenite::Error::ConnectionClosed) | Err(tungstenite::Error::AlreadyClosed) => {
+                Err(tungstenite::Error::ConnectionClosed)
+                | Err(tungstenite::Error::AlreadyClosed) => {
                     return None;
                 }
-                Err(tungstenite::Error::Io(e)) => panic!("read failed: {e}; log:\n{}", self.log.text()),
+                Err(tungstenite::Error::Io(e)) => {
+                    panic!("read failed: {e}; log:\n{}", self.log.text())
+                }
                 Err(_) => return None,
             }
         }
@@ -167,7 +174,8 @@ fn binary_subprotocol_gets_binary_frames_and_no_subprotocol_gets_text() {
         "binary.ircv3.net"
     );
     ws.send(Message::binary(b"NICK bin\r\n".to_vec())).unwrap();
-    ws.send(Message::binary(b"USER bin 0 * :bin".to_vec())).unwrap();
+    ws.send(Message::binary(b"USER bin 0 * :bin".to_vec()))
+        .unwrap();
     let first = loop {
         match ws.read().unwrap() {
             Message::Binary(b) => break b,
@@ -175,9 +183,13 @@ fn binary_subprotocol_gets_binary_frames_and_no_subprotocol_gets_text() {
             _ => continue,
         }
     };
-    assert!(first.starts_with(b":") && !first.ends_with(b"\n"), "{first:?}");
+    assert!(
+        first.starts_with(b":") && !first.ends_with(b"\n"),
+        "{first:?}"
+    );
     // Invalid UTF-8 in a binary frame is refused like on TCP.
-    ws.send(Message::binary(b"PRIVMSG bin :\xff".to_vec())).unwrap();
+    ws.send(Message::binary(b"PRIVMSG bin :\xff".to_vec()))
+        .unwrap();
     let refusal = loop {
         if let Message::Binary(b) = ws.read().unwrap()
             && b.windows(12).any(|w| w == b"INVALID_UTF8")
@@ -189,7 +201,10 @@ fn binary_subprotocol_gets_binary_frames_and_no_subprotocol_gets_text() {
 
     let (ws, resp) = ws_connect(addr, None, &[]).unwrap();
     assert!(resp.headers().get("sec-websocket-protocol").is_none());
-    let mut plain = WsClient { ws, log: server.log.clone() };
+    let mut plain = WsClient {
+        ws,
+        log: server.log.clone(),
+    };
     plain.register("noproto");
 }
 
@@ -197,7 +212,11 @@ fn binary_subprotocol_gets_binary_frames_and_no_subprotocol_gets_text() {
 fn a_foreign_origin_is_refused_and_the_pages_own_or_a_listed_one_is_not() {
     let server = web_server(&["--web-origin", "https://chat.example.org"]);
     let addr = server.http_addr();
-    let refused = ws_connect(addr, Some("text.ircv3.net"), &[("Origin", "https://evil.example")]);
+    let refused = ws_connect(
+        addr,
+        Some("text.ircv3.net"),
+        &[("Origin", "https://evil.example")],
+    );
     match refused {
         Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 403),
         other => panic!("expected 403, got {:?}", other.map(|(_, r)| r.status())),
@@ -240,7 +259,10 @@ fn a_trusted_proxys_forwarded_address_is_the_clients_host_and_others_are_ignored
         &[("X-Forwarded-For", "203.0.113.7")],
     )
     .unwrap();
-    let mut web = WsClient { ws, log: server.log.clone() };
+    let mut web = WsClient {
+        ws,
+        log: server.log.clone(),
+    };
     web.register("proxied");
     web.send("WHOIS proxied");
     assert!(web.expect(" 311 ").contains(" 203.0.113.7 "));
@@ -252,7 +274,10 @@ fn a_trusted_proxys_forwarded_address_is_the_clients_host_and_others_are_ignored
         &[("X-Forwarded-For", "203.0.113.7")],
     )
     .unwrap();
-    let mut web = WsClient { ws, log: untrusted.log.clone() };
+    let mut web = WsClient {
+        ws,
+        log: untrusted.log.clone(),
+    };
     web.register("direct");
     web.send("WHOIS direct");
     assert!(web.expect(" 311 ").contains(" 127.0.0.1 "));
@@ -361,6 +386,33 @@ fn metrics_count_connections_by_transport_messages_and_latencies() {
         "linechat_search_seconds_count 0",
         "# EOF",
     ] {
-        assert!(body.contains(expected), "{expected:?} missing from:\n{body}");
+        assert!(
+            body.contains(expected),
+            "{expected:?} missing from:\n{body}"
+        );
     }
+}
+
+#[test]
+fn with_the_index_off_nothing_is_indexed_search_says_so_and_health_is_ready() {
+    let server = web_server(&["--search-index", "off"]);
+    server.log.wait_for("search index off");
+    let [mut a] = server.members("#quiet", ["a"]);
+    a.send("PRIVMSG #quiet :archived but not indexed");
+    a.send("SEARCH #quiet archived");
+    let fail = a.expect("FAIL SEARCH");
+    assert!(
+        fail.contains("UNAVAILABLE") && fail.contains("turned off"),
+        "{fail}"
+    );
+    assert_eq!(
+        common::read_archive(&server.archive("history_quiet.csv")).len(),
+        1
+    );
+    assert!(!server.log_dir.join(".index").exists());
+    let (code, _, body) = http_get(server.http_addr(), "/health");
+    assert_eq!(code, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["index"]["state"], "off");
+    assert_eq!(json["ready"], true);
 }

@@ -130,7 +130,11 @@ impl Search {
                 "SEARCH",
                 "UNAVAILABLE",
                 &[label.as_deref().unwrap_or("*")],
-                "Search is not available on this server right now (see the server log)",
+                if s.ctx.settings.search_index {
+                    "Search is not available on this server right now (see the server log)"
+                } else {
+                    "Search is turned off on this server (--search-index off)"
+                },
             );
             return Flow::Continue;
         };

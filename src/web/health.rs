@@ -58,16 +58,41 @@ pub async fn health(State(web): State<Web>) -> Response {
     let ctx = &web.ctx;
     let archive = archive_report(ctx).await;
     let index = match ctx.search.as_ref().map(|s| s.status()) {
-        None => IndexReport { open: false, state: "off", problem: None },
-        Some(Status::Ready) => IndexReport { open: true, state: "ready", problem: None },
-        Some(Status::Starting) => IndexReport { open: false, state: "starting", problem: None },
-        Some(Status::Rebuilding) => IndexReport { open: false, state: "rebuilding", problem: None },
+        None => IndexReport {
+            open: false,
+            state: "off",
+            problem: None,
+        },
+        Some(Status::Ready) => IndexReport {
+            open: true,
+            state: "ready",
+            problem: None,
+        },
+        Some(Status::Starting) => IndexReport {
+            open: false,
+            state: "starting",
+            problem: None,
+        },
+        Some(Status::Rebuilding) => IndexReport {
+            open: false,
+            state: "rebuilding",
+            problem: None,
+        },
         // What was indexed stays searchable while a catch-up is retried.
-        Some(Status::Failing(e)) => IndexReport { open: true, state: "failing", problem: Some(e) },
-        Some(Status::Unavailable(e)) => IndexReport { open: false, state: "unavailable", problem: Some(e) },
+        Some(Status::Failing(e)) => IndexReport {
+            open: true,
+            state: "failing",
+            problem: Some(e),
+        },
+        Some(Status::Unavailable(e)) => IndexReport {
+            open: false,
+            state: "unavailable",
+            problem: Some(e),
+        },
     };
     let listeners = web.listeners.as_ref().clone();
-    let ready = archive.writable && index.open && !listeners.is_empty();
+    // A server without an index (--search-index off) is ready without one.
+    let ready = archive.writable && (index.open || index.state == "off") && !listeners.is_empty();
     let lusers = ctx.state.lusers();
     let report = Report {
         status: if ready { "ok" } else { "degraded" },
@@ -81,22 +106,43 @@ pub async fn health(State(web): State<Web>) -> Response {
         rooms: lusers.rooms,
         uptime_seconds: (chrono::Utc::now() - ctx.started).num_seconds(),
     };
-    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (code, [(header::CACHE_CONTROL, "no-store")], axum::Json(report)).into_response()
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(report),
+    )
+        .into_response()
 }
 
 /// Whether rows can be written: the archive's writer is running and the directory is
 /// writable (checked with access(2), off the event loop; nothing is written).
 async fn archive_report(ctx: &crate::context::Ctx) -> ArchiveReport {
     if !ctx.archive.accepting() {
-        return ArchiveReport { writable: false, problem: Some("the archive writer has stopped".into()) };
+        return ArchiveReport {
+            writable: false,
+            problem: Some("the archive writer has stopped".into()),
+        };
     }
     let dir = ctx.archive.dir().to_path_buf();
     let checked = tokio::task::spawn_blocking(move || writable(&dir)).await;
     match checked {
-        Ok(Ok(())) => ArchiveReport { writable: true, problem: None },
-        Ok(Err(e)) => ArchiveReport { writable: false, problem: Some(e) },
-        Err(e) => ArchiveReport { writable: false, problem: Some(e.to_string()) },
+        Ok(Ok(())) => ArchiveReport {
+            writable: true,
+            problem: None,
+        },
+        Ok(Err(e)) => ArchiveReport {
+            writable: false,
+            problem: Some(e),
+        },
+        Err(e) => ArchiveReport {
+            writable: false,
+            problem: Some(e.to_string()),
+        },
     }
 }
 
@@ -107,6 +153,10 @@ fn writable(dir: &std::path::Path) -> Result<(), String> {
     if unsafe { libc::access(path.as_ptr(), libc::W_OK | libc::X_OK) } == 0 {
         Ok(())
     } else {
-        Err(format!("{} is not writable: {}", dir.display(), std::io::Error::last_os_error()))
+        Err(format!(
+            "{} is not writable: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        ))
     }
 }
