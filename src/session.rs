@@ -21,8 +21,8 @@ use crate::codec::{Inbound, LineCodec};
 use crate::command::{Command, Flow};
 use crate::context::Ctx;
 use crate::flood::FloodGate;
-use crate::metrics::Transport;
 use crate::message::{Message, ParseError, line};
+use crate::metrics::Transport;
 use crate::outbox::{Outbox, OutboxReceiver, SOFT_SENDQ, replying};
 use crate::state::ClientId;
 
@@ -327,7 +327,15 @@ pub async fn run<S>(
         reader,
         LineCodec::new(ctx.settings.max_line_bytes + crate::tags::MAX_CLIENT_TAG_BYTES),
     );
-    serve(lines, |rx| write_loop(writer, rx), peer, transport, ctx, shutdown).await;
+    serve(
+        lines,
+        |rx| write_loop(writer, rx),
+        peer,
+        transport,
+        ctx,
+        shutdown,
+    )
+    .await;
 }
 
 /// Serves one connection given as a stream of input lines and a writer that drains the

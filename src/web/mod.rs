@@ -43,7 +43,11 @@ pub struct Web {
 
 impl Web {
     /// The HTTP side of a server whose listeners are `listeners` (address, kind).
-    pub fn new(ctx: Ctx, addrs: Arc<AddrLimits>, listeners: Vec<(SocketAddr, &'static str)>) -> Web {
+    pub fn new(
+        ctx: Ctx,
+        addrs: Arc<AddrLimits>,
+        listeners: Vec<(SocketAddr, &'static str)>,
+    ) -> Web {
         let listeners = listeners
             .into_iter()
             .map(|(addr, kind)| health::ListenerInfo { addr, kind })

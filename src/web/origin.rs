@@ -17,7 +17,10 @@ pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Strin
         return Ok(());
     };
     let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
-    if allowed.iter().any(|a| a == "*" || a.eq_ignore_ascii_case(&origin)) {
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(&origin))
+    {
         return Ok(());
     }
     let authority = origin.split_once("://").map(|(_, rest)| rest);
@@ -90,18 +93,30 @@ mod tests {
     fn origins_same_listed_any_or_absent_pass_others_are_refused() {
         let none: Vec<String> = Vec::new();
         assert!(check_origin(&headers(&[]), &none).is_ok());
-        let same = headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")]);
+        let same = headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080"),
+        ]);
         assert!(check_origin(&same, &none).is_ok());
-        let proxied = headers(&[("origin", "https://chat.example.org"), ("host", "chat.example.org:443")]);
+        let proxied = headers(&[
+            ("origin", "https://chat.example.org"),
+            ("host", "chat.example.org:443"),
+        ]);
         assert!(check_origin(&proxied, &none).is_ok());
-        let foreign = headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")]);
+        let foreign = headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8080"),
+        ]);
         assert_eq!(
             check_origin(&foreign, &none).unwrap_err(),
             "https://evil.example"
         );
         assert!(check_origin(&foreign, &["https://EVIL.example".to_string()]).is_ok());
         assert!(check_origin(&foreign, &["*".to_string()]).is_ok());
-        let other_port = headers(&[("origin", "http://127.0.0.1:9999"), ("host", "127.0.0.1:8080")]);
+        let other_port = headers(&[
+            ("origin", "http://127.0.0.1:9999"),
+            ("host", "127.0.0.1:8080"),
+        ]);
         assert!(check_origin(&other_port, &none).is_err());
     }
 

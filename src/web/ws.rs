@@ -73,7 +73,9 @@ pub async fn run(
     shutdown: broadcast::Receiver<()>,
 ) {
     let max = ctx.settings.max_line_bytes + crate::tags::MAX_CLIENT_TAG_BYTES;
-    let ping_every = PING_EVERY.min(ctx.settings.ping_interval / 2).max(Duration::from_secs(1));
+    let ping_every = PING_EVERY
+        .min(ctx.settings.ping_interval / 2)
+        .max(Duration::from_secs(1));
     let (sink, stream) = socket.split();
     let lines = stream
         .take_while(|frame| std::future::ready(!matches!(frame, Ok(Message::Close(_)))))
@@ -119,8 +121,12 @@ fn frame(line: Bytes, framing: Framing) -> Message {
 
 /// Drains the outbox into frames, batching what is queued into one flush, and pings the
 /// client when nothing was sent for a while. Ends with a Close frame.
-async fn write_frames<S>(mut sink: S, mut rx: OutboxReceiver, framing: Framing, ping_every: Duration)
-where
+async fn write_frames<S>(
+    mut sink: S,
+    mut rx: OutboxReceiver,
+    framing: Framing,
+    ping_every: Duration,
+) where
     S: futures::Sink<Message, Error = axum::Error> + Unpin,
 {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
@@ -158,7 +164,10 @@ mod tests {
     use super::*;
 
     fn lines(frame: Message) -> Vec<Inbound> {
-        inbound(Ok(frame), 20).into_iter().map(Result::unwrap).collect()
+        inbound(Ok(frame), 20)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect()
     }
 
     #[test]
@@ -173,7 +182,10 @@ mod tests {
         );
         assert_eq!(
             lines(Message::Text("NICK a\r\nJOIN #b".into())),
-            [Inbound::Line("NICK a".into()), Inbound::Line("JOIN #b".into())]
+            [
+                Inbound::Line("NICK a".into()),
+                Inbound::Line("JOIN #b".into())
+            ]
         );
     }
 
