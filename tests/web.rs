@@ -2,6 +2,7 @@
 //! Origin, limits), the embedded page, `/api/rooms`, `/health` and `/metrics`.
 
 mod common;
+mod tls_support;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -415,4 +416,77 @@ fn with_the_index_off_nothing_is_indexed_search_says_so_and_health_is_ready() {
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(json["index"]["state"], "off");
     assert_eq!(json["ready"], true);
+}
+
+/// The HTTPS address the server logged ("web client at https://ADDR/").
+fn https_addr(server: &TestServer) -> SocketAddr {
+    let line = server.log.wait_for("web client at https://");
+    line.split("web client at https://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+}
+
+#[test]
+fn https_serves_the_page_and_secure_websockets_with_the_reloadable_certificate() {
+    use tls_support::{TestCa, TlsClient};
+    let ca = TestCa::new();
+    let dir = tempfile::tempdir().unwrap();
+    let first = ca.leaf();
+    let (cert, key) = first.write(dir.path());
+    let server = tls_support::start_tls_server(
+        &dir.path().join("logs"),
+        &cert,
+        &key,
+        &["--https-listen", "127.0.0.1:0"],
+    );
+    let addr = https_addr(&server);
+    let tls = TlsClient::connect_tls(addr, ca.client_config_any());
+    assert_eq!(tls.server_cert(), first.der);
+    let stream = tls.into_stream();
+    let mut req = "wss://localhost/ws".into_client_request().unwrap();
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("text.ircv3.net"),
+    );
+    let (ws, _) = tungstenite::client(req, stream).unwrap_or_else(|e| panic!("{e}"));
+    let mut secure = SecureWs { ws };
+    secure.send("NICK sec");
+    secure.send("USER sec 0 * :sec");
+    secure.expect(" 001 sec ");
+    let [mut plain] = server.members("#s", ["plain"]);
+    secure.send("JOIN #s");
+    plain.expect(":sec!");
+    secure.send("PRIVMSG #s :over wss");
+    plain.expect(":over wss");
+
+    // SIGHUP reloads the certificate for HTTPS too.
+    let second = ca.leaf();
+    second.write_to(&cert, &key);
+    server.signal(libc::SIGHUP);
+    server.log.wait_for("TLS certificate reloaded");
+    let late = TlsClient::connect_tls(addr, ca.client_config_any());
+    assert_eq!(late.server_cert(), second.der);
+}
+
+/// A WebSocket over TLS, reading text frames.
+struct SecureWs {
+    ws: WebSocket<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>,
+}
+
+impl SecureWs {
+    fn send(&mut self, line: &str) {
+        self.ws.send(Message::text(line)).unwrap();
+    }
+
+    fn expect(&mut self, needle: &str) -> String {
+        loop {
+            if let Message::Text(t) = self.ws.read().unwrap()
+                && t.contains(needle)
+            {
+                return t.to_string();
+            }
+        }
+    }
 }

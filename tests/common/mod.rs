@@ -255,6 +255,16 @@ impl<S: Read + Write> Client<S> {
         self.stream.get_ref()
     }
 
+    /// The stream itself, for another protocol over it (WebSocket over TLS); nothing
+    /// has been read from it yet.
+    pub fn into_stream(self) -> S {
+        assert!(
+            self.stream.buffer().is_empty(),
+            "unread input would be lost"
+        );
+        self.stream.into_inner()
+    }
+
     /// Sends one line with CRLF.
     pub fn send(&mut self, line: &str) {
         self.send_raw(format!("{line}\r\n").as_bytes());
