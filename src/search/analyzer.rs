@@ -62,9 +62,9 @@ pub fn tokenize(text: &str, side: Side) -> Vec<Token> {
     let skip = action_prefix(text);
     let norm = Normalized::new(&text[skip..]);
     let t: &str = &norm.text;
-    let mut out = Vec::new();
-    let mut position = 0usize;
     let units = units(t);
+    let mut out = Vec::with_capacity(units.len() + 4);
+    let mut position = 0usize;
     let mut push = |from: usize, to: usize, position: usize, term: String| {
         if term.is_empty() || term.len() > MAX_TOKEN_BYTES {
             return;
@@ -89,6 +89,8 @@ pub fn tokenize(text: &str, side: Side) -> Vec<Token> {
                     parts_too = side == Side::Index || whole.len() > MAX_TOKEN_BYTES;
                     push(unit.from, unit.to, position, whole);
                 }
+                let single = [(unit.from, unit.to)];
+                let parts: &[(usize, usize)] = if parts.is_empty() { &single } else { parts };
                 if parts_too {
                     for (i, &(from, to)) in parts.iter().enumerate() {
                         push(from, to, position + i, fold(&t[from..to]));

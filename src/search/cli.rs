@@ -30,6 +30,8 @@ pub struct IndexSummary {
     pub report: IndexReport,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Of which writing the index to disk (commit and merges), after reading.
+    pub commit_elapsed: Duration,
 }
 
 impl IndexSummary {
@@ -110,6 +112,7 @@ pub fn index(
         ProgressBar::hidden()
     };
     let report = indexer.catch_up(&mut |n| bar.inc(n))?;
+    let commit_started = Instant::now();
     if report.state_changed {
         let estimate = (pending as f64 / 1e6 * COMMIT_SECONDS_PER_MB)
             .ceil()
@@ -128,6 +131,7 @@ pub fn index(
         indexer.finish()?;
     }
     bar.finish_and_clear();
+    let commit_elapsed = commit_started.elapsed();
     for m in &report.malformed {
         writeln!(
             diag,
@@ -143,6 +147,7 @@ pub fn index(
     Ok(IndexSummary {
         report,
         elapsed: started.elapsed(),
+        commit_elapsed,
     })
 }
 

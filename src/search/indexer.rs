@@ -268,7 +268,7 @@ impl Indexer {
         let mut added = 0u64;
         let mut stop = None;
         loop {
-            let (line, offset) = match reader.next().map_err(io_err)? {
+            let (line, offset) = match reader.read().map_err(io_err)? {
                 Next::End => break,
                 Next::Unfinished { offset, line } => {
                     // A quoted field still open at the end: wait for the rest of it.

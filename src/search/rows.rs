@@ -113,7 +113,7 @@ impl<R: BufRead> RowReader<R> {
     }
 
     /// Reads the next record.
-    pub fn next(&mut self) -> io::Result<Next> {
+    pub fn read(&mut self) -> io::Result<Next> {
         loop {
             if !self.next_line()? {
                 return Ok(Next::End);
@@ -219,7 +219,7 @@ mod tests {
         let mut r = RowReader::new(text.as_bytes(), 0, 0);
         let mut out = Vec::new();
         loop {
-            match r.next().unwrap() {
+            match r.read().unwrap() {
                 Next::Row { line, .. } => {
                     let fields: Vec<String> = r
                         .fields()

@@ -103,9 +103,10 @@ fn is_joiner(c: char) -> bool {
 /// What a unit is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
-    /// A word or compound; `parts` are the byte ranges of its words (one for a plain word).
+    /// A word or compound; `parts` are the byte ranges of its words.
     Word {
-        /// Byte ranges (in the normalised text) of the words inside.
+        /// Byte ranges (in the normalised text) of the words inside a compound; empty for
+        /// a plain word (its one part is the unit itself: no allocation per word).
         parts: Vec<(usize, usize)>,
         /// True for a compound (several parts, or a leading `.` / trailing `+`/`#`).
         compound: bool,
@@ -132,11 +133,22 @@ pub struct Unit {
 
 /// Splits normalised `text` into units, in order.
 pub fn units(text: &str) -> Vec<Unit> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    thread_local! {
+        /// The characters of the text being segmented, reused from message to message.
+        static CHARS: std::cell::RefCell<Vec<(usize, char)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    CHARS.with_borrow_mut(|chars| {
+        chars.clear();
+        chars.extend(text.char_indices());
+        units_of(text, chars)
+    })
+}
+
+fn units_of(text: &str, chars: &[(usize, char)]) -> Vec<Unit> {
     let n = chars.len();
     let end_of = |i: usize| chars.get(i).map_or(text.len(), |c| c.0);
     let class_at = |i: usize| chars.get(i).map_or(Class::Other, |c| class(c.1));
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(n / 4 + 1);
     let mut i = 0;
     let mut prev_unspaced = false;
     while i < n {
@@ -146,12 +158,12 @@ pub fn units(text: &str) -> Vec<Unit> {
             && (i == 0 || (class_at(i - 1) != Class::Word && chars[i - 1].1 != '.'));
         match class(c) {
             Class::Word => {
-                let (unit, next) = word(&chars, i, false, end_of(n));
+                let (unit, next) = word(chars, i, false, end_of(n));
                 out.push(unit);
                 i = next;
             }
             Class::Other if leading_dot => {
-                let (unit, next) = word(&chars, i + 1, true, end_of(n));
+                let (unit, next) = word(chars, i + 1, true, end_of(n));
                 out.push(unit);
                 i = next;
             }
@@ -205,13 +217,23 @@ fn word(chars: &[(usize, char)], mut i: usize, dot: bool, text_end: usize) -> (U
     let end_of = |i: usize| chars.get(i).map_or(text_end, |c| c.0);
     let is_word = |i: usize| chars.get(i).is_some_and(|c| class(c.1) == Class::Word);
     let from = if dot { chars[i - 1].0 } else { chars[i].0 };
+    let mut first = None;
     let mut parts = Vec::new();
     loop {
         let start = i;
         while is_word(i) {
             i += 1;
         }
-        parts.push((chars[start].0, end_of(i)));
+        let part = (chars[start].0, end_of(i));
+        match first {
+            None => first = Some(part),
+            Some(f) => {
+                if parts.is_empty() {
+                    parts.push(f);
+                }
+                parts.push(part);
+            }
+        }
         if i + 1 < n && is_joiner(chars[i].1) && is_word(i + 1) {
             i += 1;
             continue;
@@ -231,7 +253,10 @@ fn word(chars: &[(usize, char)], mut i: usize, dot: bool, text_end: usize) -> (U
     if suffix {
         i = j;
     }
-    let compound = dot || suffix || parts.len() > 1;
+    let compound = dot || suffix || !parts.is_empty();
+    if compound && parts.is_empty() {
+        parts.extend(first);
+    }
     (
         Unit {
             from,

@@ -66,12 +66,12 @@ pub fn collect(
             }
             let name = match rooms.as_ref().and_then(|r| r.ords().first(doc)) {
                 Some(ord) => {
-                    if !names.contains_key(&ord) {
+                    if let std::collections::hash_map::Entry::Vacant(e) = names.entry(ord) {
                         let mut name = String::new();
                         if let Some(r) = &rooms {
                             r.ord_to_str(ord, &mut name)?;
                         }
-                        names.insert(ord, name);
+                        e.insert(name);
                     }
                     names[&ord].as_str()
                 }
@@ -106,7 +106,7 @@ impl Grouping {
     pub fn for_range(first: NaiveDate, last: NaiveDate) -> Grouping {
         match (last - first).num_days() + 1 {
             ..=62 => Grouping::Day,
-            ..=366 => Grouping::Week,
+            63..=366 => Grouping::Week,
             _ => Grouping::Month,
         }
     }
