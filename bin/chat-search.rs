@@ -52,26 +52,39 @@ enum Command {
     /// Search messages.
     ///
     /// Query language: words must all match (case-insensitive, no stemming);
-    /// "a phrase" matches adjacent words; -word excludes; user:alice and room:#general
-    /// (or room:general) filter, several of one kind are OR-ed; since:DATE and
-    /// until:DATE bound the time. Japanese/Chinese/Korean words match inside longer text.
+    /// "a phrase" matches adjacent words; -word excludes; deploy* matches words starting
+    /// with deploy; a OR b matches either; user:alice and room:#general (or room:general)
+    /// filter, several of one kind are OR-ed; since:DATE and until:DATE bound the time.
+    /// Japanese/Chinese/Korean words match inside longer text; C++, C#, .NET, node.js
+    /// and emoji are searchable as written. docs/search.md has the exact rules.
     ///
     /// Example: chat-search query 'deploy -staging "is done"' --room general --since 2026-11-01
     Query(QueryArgs),
-    /// Show message counts per room and per day as bar charts.
+    /// Show message counts per room and over time (per day, or per week or month for
+    /// long ranges) as bar charts, and when the index was last updated.
     Stats {
         #[command(flatten)]
         dirs: Dirs,
-        /// Time zone for days: UTC or an offset like +09:00.
-        #[arg(long, default_value = "UTC")]
+        /// Only this room (with or without #).
+        #[arg(long)]
+        room: Option<String>,
+        /// From this date (2026-11-01, today, yesterday, in --tz) or RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this date (inclusive: all of that day, in --tz) or RFC 3339 time.
+        #[arg(long)]
+        until: Option<String>,
+        /// Time zone for days: UTC, an offset like +09:00 or -05:00, or a name like Asia/Tokyo.
+        #[arg(long, default_value = "UTC", allow_hyphen_values = true)]
         tz: String,
     },
 }
 
 #[derive(Args)]
 struct QueryArgs {
-    /// The query (see above); empty lists the newest messages in scope.
-    #[arg(default_value = "")]
+    /// The query (see above); empty lists the newest messages in scope. It may start
+    /// with a `-` exclusion (`'-the' --room general`).
+    #[arg(default_value = "", allow_hyphen_values = true)]
     query: String,
     #[command(flatten)]
     dirs: Dirs,
@@ -81,14 +94,16 @@ struct QueryArgs {
     /// Only messages by this user.
     #[arg(long)]
     user: Option<String>,
-    /// From this date (2026-11-01, whole day, in --tz) or RFC 3339 time, inclusive.
+    /// From this date (2026-11-01, today, yesterday: whole days, in --tz) or RFC 3339
+    /// time, inclusive.
     #[arg(long)]
     since: Option<String>,
     /// Up to this date (inclusive: all of that day, in --tz) or RFC 3339 time.
     #[arg(long)]
     until: Option<String>,
-    /// Time zone for dates without an offset: UTC or +09:00 style.
-    #[arg(long, default_value = "UTC")]
+    /// Time zone for dates without an offset: UTC, an offset like +09:00, -05:00 or
+    /// -0500, or a zone name like Asia/Tokyo (daylight saving applied).
+    #[arg(long, default_value = "UTC", allow_hyphen_values = true)]
     tz: String,
     /// time: the newest --limit matches, printed oldest first; relevance: best first.
     #[arg(long, value_enum, default_value_t = Sort::Time)]
@@ -184,9 +199,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             out.flush()?;
         }
-        Command::Stats { dirs, tz } => {
+        Command::Stats {
+            dirs,
+            room,
+            since,
+            until,
+            tz,
+        } => {
             let index_dir = dirs.index_dir();
-            cli::stats(Path::new(&index_dir), &tz, &mut std::io::stdout().lock())?;
+            let filter = linechat::search::stats::Filter {
+                tz,
+                room,
+                since,
+                until,
+            };
+            cli::stats(
+                Path::new(&index_dir),
+                &filter,
+                &mut std::io::stdout().lock(),
+            )?;
         }
     }
     Ok(())

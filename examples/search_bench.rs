@@ -79,6 +79,10 @@ fn main() -> anyhow::Result<()> {
     let summary = cli::index(&log_dir, &index_dir, false, &mut std::io::sink())?;
     let n = summary.report.added;
     let secs = summary.elapsed.as_secs_f64();
+    println!(
+        "of which committing  {:.1} s",
+        summary.commit_elapsed.as_secs_f64()
+    );
     let index_bytes = dir_size(&index_dir);
     println!("messages            {n}");
     println!(

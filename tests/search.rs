@@ -5,88 +5,10 @@ mod common;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use common::logs::{GENERAL, KAIHATSU, Logs};
 use linechat::search::{LiveIndex, SearchRequest};
-use tempfile::TempDir;
-
-const GENERAL: &str = "history_general.csv";
-const KAIHATSU: &str = "history_%E9%96%8B%E7%99%BA.csv";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// A temporary log directory holding a copy of `fixtures/archive`.
-struct Logs {
-    _tmp: TempDir,
-    dir: PathBuf,
-}
-
-impl Logs {
-    fn new() -> Logs {
-        let tmp = TempDir::new().unwrap();
-        let dir = tmp.path().join("logs");
-        fs::create_dir(&dir).unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/archive");
-        for entry in fs::read_dir(fixtures).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
-        }
-        Logs { _tmp: tmp, dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        let out = Command::new(env!("CARGO_BIN_EXE_chat-search"))
-            .args(args)
-            .arg("--log-dir")
-            .arg(&self.dir)
-            .env_remove("LINECHAT_LOG_DIR")
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).unwrap(),
-            stderr: String::from_utf8(out.stderr).unwrap(),
-        }
-    }
-
-    fn index(&self) -> Run {
-        let r = self.run(&["index"]);
-        assert_eq!(r.code, 0, "index failed: {}", r.stderr);
-        r
-    }
-
-    /// Messages matching `query` (plus extra args), in output order.
-    fn messages(&self, query: &str, extra: &[&str]) -> Vec<String> {
-        let mut args = vec!["query", query, "--format", "json", "--limit", "1000"];
-        args.extend_from_slice(extra);
-        let r = self.run(&args);
-        assert_eq!(r.code, 0, "query {query:?} failed: {}", r.stderr);
-        r.stdout
-            .lines()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l).unwrap();
-                v["message"].as_str().unwrap().to_string()
-            })
-            .collect()
-    }
-
-    fn append(&self, name: &str, text: &str) {
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(self.path(name))
-            .unwrap();
-        f.write_all(text.as_bytes()).unwrap();
-    }
-}
 
 #[test]
 fn words_must_all_match_and_phrases_keep_order() {
@@ -149,10 +71,14 @@ fn exclusion_and_user_and_room_filters() {
         logs.messages("deploy -room:general -room:開発", &[]),
         in_random
     );
-    // A room: term in the text cannot widen the --room scope.
+    // A room: term in the text cannot widen the --room scope, and says so.
+    let r = logs.run(&["query", "deploy room:general", "--room", "random"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        logs.messages("deploy room:general", &["--room", "random"])
-            .is_empty()
+        r.stderr
+            .contains("`room:#general` is outside the rooms this search covers (#random)"),
+        "{}",
+        r.stderr
     );
 }
 
@@ -393,7 +319,7 @@ fn rotated_file_keeps_old_rows_and_new_file_is_read_from_start() {
 }
 
 #[test]
-fn truncated_file_is_reindexed_and_its_old_rows_removed() {
+fn truncated_file_keeps_its_indexed_rows_and_is_read_again() {
     let logs = Logs::new();
     logs.index();
     assert_eq!(logs.messages("docs", &[]).len(), 1);
@@ -408,15 +334,25 @@ fn truncated_file_is_reindexed_and_its_old_rows_removed() {
     drop(f);
     let r = logs.index();
     assert!(
-        r.stderr.contains("history_random.csv: truncated"),
+        r.stderr
+            .contains("history_random.csv: replaced by a file with a different beginning")
+            && r.stderr
+                .contains("the 2 rows indexed from the previous file stay searchable"),
         "{}",
         r.stderr
     );
-    assert!(logs.messages("docs", &[]).is_empty());
+    // Indexed rows leave the index only by `rebuild`.
+    assert_eq!(logs.messages("docs", &[]).len(), 1);
     assert_eq!(
         logs.messages("", &["--room", "random"]),
-        ["after truncation"]
+        [
+            "anyone seen the deploy docs?",
+            "commas, quotes \" and more",
+            "after truncation"
+        ]
     );
+    logs.run(&["rebuild"]);
+    assert!(logs.messages("docs", &[]).is_empty());
 }
 
 #[test]

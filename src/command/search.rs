@@ -67,7 +67,10 @@ impl Search {
         if room.is_some() && rest.trim().is_empty() {
             return Err(Reject::need_more_params(&msg.command, USAGE));
         }
-        let (query, since, until) = split_bounds(&rest);
+        let (query, since, until) = split_bounds(&rest).map_err(|e| {
+            let context = room.as_deref().unwrap_or("*");
+            Reject::fail("SEARCH", "INVALID_QUERY", &[context], &e)
+        })?;
         Ok(Search {
             room,
             maybe_room,
@@ -311,8 +314,10 @@ fn parse_soju(attrs: &str) -> Result<Search, Reject> {
     Ok(search)
 }
 
-/// Takes `since X` / `until X` (outside quotes, X a date or time) out of the query text.
-fn split_bounds(text: &str) -> (String, Option<String>, Option<String>) {
+/// Takes `since X` / `until X` (outside quotes) out of the query text. X must be a date
+/// (`2026-11-01`, `today`, `yesterday`) or a time; anything else is an error, never a
+/// search word: to search for the word "since", quote it.
+fn split_bounds(text: &str) -> Result<(String, Option<String>, Option<String>), String> {
     let mut words: Vec<(&str, bool)> = Vec::new(); // (word, outside quotes)
     let mut quotes = 0usize;
     for w in text.split_whitespace() {
@@ -320,34 +325,37 @@ fn split_bounds(text: &str) -> (String, Option<String>, Option<String>) {
         quotes += w.matches('"').count();
         words.push((w, outside));
     }
-    let utc = chrono::FixedOffset::east_opt(0).expect("zero offset");
-    let is_date = |w: &str| {
-        crate::search::timestamps::parse_bound(w, crate::search::timestamps::Bound::Since, utc)
-            .is_ok()
-    };
+    use crate::search::timestamps::{Bound, Zone, parse_bound};
     let (mut since, mut until) = (None, None);
     let mut kept = Vec::new();
     let mut i = 0;
     while i < words.len() {
         let (w, outside) = words[i];
         let keyword = w.to_ascii_lowercase();
-        if outside && (keyword == "since" || keyword == "until") && i + 1 < words.len() {
-            let value = words[i + 1].0;
-            if is_date(value) {
-                let slot = if keyword == "since" {
-                    &mut since
-                } else {
-                    &mut until
-                };
-                *slot = Some(value.to_string());
-                i += 2;
-                continue;
+        if outside && (keyword == "since" || keyword == "until") {
+            let quote_hint =
+                format!("to search for the word {keyword}, put it in quotes (\"{keyword}\")");
+            let Some(&(value, _)) = words.get(i + 1) else {
+                return Err(format!(
+                    "`{keyword}` needs a date after it (2026-11-01, today, yesterday); {quote_hint}"
+                ));
+            };
+            if let Err(e) = parse_bound(value, Bound::Since, Zone::utc()) {
+                return Err(format!("{e}; {quote_hint}"));
             }
+            let slot = if keyword == "since" {
+                &mut since
+            } else {
+                &mut until
+            };
+            *slot = Some(value.to_string());
+            i += 2;
+            continue;
         }
         kept.push(w);
         i += 1;
     }
-    (kept.join(" "), since, until)
+    Ok((kept.join(" "), since, until))
 }
 
 #[cfg(test)]
@@ -356,16 +364,23 @@ mod tests {
 
     #[test]
     fn since_and_until_words_become_bounds() {
-        let (q, s, u) = split_bounds("deploy since 2026-11-01 until 2026-11-20");
+        let (q, s, u) = split_bounds("deploy since 2026-11-01 until yesterday").unwrap();
         assert_eq!(
             (q.as_str(), s.as_deref(), u.as_deref()),
-            ("deploy", Some("2026-11-01"), Some("2026-11-20"))
+            ("deploy", Some("2026-11-01"), Some("yesterday"))
         );
-        // Not followed by a date, or inside quotes: plain words.
-        let (q, s, _) = split_bounds("ever since lunch \"since 2026-11-01\"");
-        assert_eq!(
-            (q.as_str(), s),
-            ("ever since lunch \"since 2026-11-01\"", None)
+        // Inside quotes: plain words.
+        let (q, s, _) = split_bounds("ever \"since 2026-11-01\"").unwrap();
+        assert_eq!((q.as_str(), s), ("ever \"since 2026-11-01\"", None));
+        // Not followed by a date: an error that says how to search for the word.
+        for bad in ["ever since lunch", "since 2026-13-01", "deploy until"] {
+            let e = split_bounds(bad).unwrap_err();
+            assert!(e.contains("put it in quotes"), "{e}");
+        }
+        assert!(
+            split_bounds("since 2026-13-01")
+                .unwrap_err()
+                .contains("bad date `2026-13-01`")
         );
     }
 

@@ -1,142 +1,158 @@
-//! The `linechat` tokenizer: how message text becomes index terms.
+//! The `linechat` analyzer: how message text becomes index terms, and how query text
+//! becomes the terms that find it.
 //!
-//! Chat rooms mix English-like text with Japanese (and sometimes Chinese or Korean),
-//! which is written without spaces. tantivy's default `SimpleTokenizer` +
-//! `RemoveLongFilter` treats a whole Japanese sentence as one giant "word" (or drops it
-//! as too long), so `デプロイ` could never find `明日デプロイします`. We therefore use our
-//! own tokenizer, modelled on Lucene's `StandardTokenizer` + `CJKBigramFilter`:
+//! One function, [`tokenize`], serves both sides, so they cannot drift apart: the query
+//! side gets exactly the index side's terms *at the same positions*, minus the extra
+//! terms only the index needs. Steps:
 //!
-//! * a run of letters/digits outside the CJK scripts is one word, lower-cased, with no
-//!   stemming (so `deploy` does not find `deployed`: chat users search for what they
-//!   remember seeing, and stemming surprises more than it helps in short messages);
-//! * a run of Han / Hiragana / Katakana / Hangul characters becomes overlapping character
-//!   bigrams (`明日デプロイ` -> `明日 日デ デプ プロ ロイ`), one position each, so a
-//!   multi-character query word becomes a phrase of bigrams and matches anywhere inside
-//!   a run, without a dictionary;
-//! * at index time every CJK character is *also* indexed as a unigram at the same
-//!   position as the bigram it starts (Lucene's `outputUnigrams`), so a one-character
-//!   query such as `猫` finds `猫が好き`. Queries never use those unigrams for words of
-//!   two or more characters (see [`query_tokens`]), so phrase positions stay exact.
-//!   The cost of the unigrams is measured in `SEARCH-FIGURES.md`.
-//! * everything else (spaces, punctuation, symbols, emoji) separates tokens;
-//!   a token longer than [`MAX_TOKEN_BYTES`] is dropped (a pasted blob is not a word).
+//! 1. A leading CTCP `\x01ACTION` (how `/me` is archived) is skipped: it is framing, not
+//!    something anyone said.
+//! 2. NFKC + case folding ([`super::normalize`]): `ＯＫ` is `ok`, `ｶﾞ` is `ガ`.
+//! 3. Units ([`super::segment`]): words, compounds, unspaced-script characters, symbols.
+//! 4. Terms, each unit taking its own positions:
+//!    * a word: its folded text, one position;
+//!    * a compound with `k` parts (`node.js`: `node`, `js`): `k` positions; the index
+//!      has each part at its own position *and* the whole compound at the first, so
+//!      `node`, `js`, `"node js"` and `node.js` all find `node.js`, while the query for
+//!      `C++` is the single term `c++` (which `C#` or `C` do not have);
+//!    * a run of `n` unspaced characters (CJK, Thai…): `n` positions, the bigram of
+//!      characters `i, i+1` at position `i` (Lucene's CJKBigramFilter), and on the index
+//!      side also each character as a unigram at its own position. A query of two or more
+//!      characters is a phrase of bigrams (substring match inside runs, no dictionary);
+//!      a lone character is a unigram. The last character's position is kept on both
+//!      sides, so whatever follows a run (`バグfix`, `"東京 大阪"`) lines up;
+//!    * a symbol (`🎉`, `☕`, `👨‍💻`): one term, one position.
+//!
+//! A term longer than [`MAX_TOKEN_BYTES`] is not indexed (a pasted blob is not a word)
+//! but keeps its position; a compound that long is searched by its parts.
 
 use tantivy::tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer};
+
+use super::normalize::{Normalized, fold};
+use super::segment::{Kind, symbol_term, units};
+
+pub use super::segment::is_cjk;
 
 /// Name under which the analyzer is registered with the index; the schema refers to it.
 pub const TOKENIZER_NAME: &str = "linechat";
 
-/// Longest token kept, in bytes: longer runs (base64 blobs, hashes) are not words anyone
+/// Longest term kept, in bytes: longer runs (base64 blobs, hashes) are not words anyone
 /// types into a search box, and tantivy refuses terms over 65,530 bytes anyway.
 pub const MAX_TOKEN_BYTES: usize = 100;
 
-/// True for characters of the scripts written without spaces, which get bigrams.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x11FF      // Hangul Jamo
-        | 0x3005..=0x3007    // 々 〆 〇
-        | 0x3040..=0x309F    // Hiragana
-        | 0x30A0..=0x30FF    // Katakana (incl. ー)
-        | 0x3130..=0x318F    // Hangul compatibility Jamo
-        | 0x31F0..=0x31FF    // Katakana phonetic extensions
-        | 0x3400..=0x4DBF    // CJK extension A
-        | 0x4E00..=0x9FFF    // CJK unified ideographs
-        | 0xAC00..=0xD7AF    // Hangul syllables
-        | 0xF900..=0xFAFF    // CJK compatibility ideographs
-        | 0xFF66..=0xFF9F    // half-width Katakana
-        | 0x20000..=0x3134F  // CJK extensions B..G
-    )
+/// Which side terms are made for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Side {
+    /// Indexing: every term, including compound parts and CJK unigrams.
+    Index,
+    /// Querying: the terms that pin a match down exactly.
+    Query,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Class {
-    Word,
-    Cjk,
-    Other,
-}
-
-fn class(c: char) -> Class {
-    if is_cjk(c) {
-        Class::Cjk
-    } else if c.is_alphanumeric() {
-        Class::Word
-    } else {
-        Class::Other
+/// The byte length of a leading `\x01ACTION` framing, if `text` has one.
+fn action_prefix(text: &str) -> usize {
+    match text.strip_prefix("\u{1}ACTION") {
+        Some(rest) if rest.is_empty() || rest.starts_with([' ', '\u{1}']) => "\u{1}ACTION".len(),
+        _ => 0,
     }
 }
 
-/// Splits `text` into tokens; `unigrams` adds the per-character CJK unigrams (index side).
-fn tokenize(text: &str, unigrams: bool) -> Vec<Token> {
-    let mut out = Vec::new();
+/// The terms of `text` for `side`, with positions and byte offsets into `text`.
+pub fn tokenize(text: &str, side: Side) -> Vec<Token> {
+    let skip = action_prefix(text);
+    let norm = Normalized::new(&text[skip..]);
+    let t: &str = &norm.text;
+    let units = units(t);
+    let mut out = Vec::with_capacity(units.len() + 4);
     let mut position = 0usize;
-    let mut chars = text.char_indices().peekable();
-    while let Some(&(start, c)) = chars.peek() {
-        match class(c) {
-            Class::Other => {
-                chars.next();
-            }
-            Class::Word => {
-                let mut end = start;
-                while let Some(&(i, c)) = chars.peek() {
-                    if class(c) != Class::Word {
-                        break;
+    let mut push = |from: usize, to: usize, position: usize, term: String| {
+        if term.is_empty() || term.len() > MAX_TOKEN_BYTES {
+            return;
+        }
+        let (from, to) = norm.original(from, to);
+        out.push(Token {
+            offset_from: skip + from,
+            offset_to: skip + to,
+            position,
+            text: term,
+            position_length: 1,
+        });
+    };
+    let mut k = 0;
+    while k < units.len() {
+        let unit = &units[k];
+        match &unit.kind {
+            Kind::Word { parts, compound } => {
+                let mut parts_too = true;
+                if *compound {
+                    let whole = fold(&t[unit.from..unit.to]);
+                    parts_too = side == Side::Index || whole.len() > MAX_TOKEN_BYTES;
+                    push(unit.from, unit.to, position, whole);
+                }
+                let single = [(unit.from, unit.to)];
+                let parts: &[(usize, usize)] = if parts.is_empty() { &single } else { parts };
+                if parts_too {
+                    for (i, &(from, to)) in parts.iter().enumerate() {
+                        push(from, to, position + i, fold(&t[from..to]));
                     }
-                    end = i + c.len_utf8();
-                    chars.next();
                 }
-                let word = text[start..end].to_lowercase();
-                if word.len() <= MAX_TOKEN_BYTES {
-                    out.push(token(start, end, position, word));
-                    position += 1;
-                }
+                position += parts.len();
+                k += 1;
             }
-            Class::Cjk => {
-                let mut run: Vec<(usize, char)> = Vec::new();
-                while let Some(&(i, c)) = chars.peek() {
-                    if class(c) != Class::Cjk {
-                        break;
-                    }
-                    run.push((i, c));
-                    chars.next();
+            Kind::Symbol => {
+                push(
+                    unit.from,
+                    unit.to,
+                    position,
+                    symbol_term(&t[unit.from..unit.to]),
+                );
+                position += 1;
+                k += 1;
+            }
+            Kind::Unspaced { .. } => {
+                let start = k;
+                k += 1;
+                while k < units.len()
+                    && matches!(units[k].kind, Kind::Unspaced { run_start: false })
+                {
+                    k += 1;
                 }
+                let run = &units[start..k];
+                let ch = |u: &super::segment::Unit| fold(&t[u.from..u.to]);
                 if run.len() == 1 {
-                    let (i, c) = run[0];
-                    out.push(token(i, i + c.len_utf8(), position, c.to_string()));
-                    position += 1;
-                    continue;
-                }
-                for pair in run.windows(2) {
-                    let (i, a) = pair[0];
-                    let (j, b) = pair[1];
-                    if unigrams {
-                        out.push(token(i, i + a.len_utf8(), position, a.to_string()));
+                    push(run[0].from, run[0].to, position, ch(&run[0]));
+                } else {
+                    for (i, u) in run.iter().enumerate() {
+                        if side == Side::Index {
+                            push(u.from, u.to, position + i, ch(u));
+                        }
+                        if let Some(next) = run.get(i + 1) {
+                            push(u.from, next.to, position + i, ch(u) + &ch(next));
+                        }
                     }
-                    out.push(token(i, j + b.len_utf8(), position, format!("{a}{b}")));
-                    position += 1;
                 }
-                if unigrams {
-                    // The last character starts no bigram; give it its own position.
-                    let (i, c) = run[run.len() - 1];
-                    out.push(token(i, i + c.len_utf8(), position, c.to_string()));
-                    position += 1;
-                }
+                position += run.len();
             }
         }
     }
     out
 }
 
-fn token(from: usize, to: usize, position: usize, text: String) -> Token {
-    Token {
-        offset_from: from,
-        offset_to: to,
-        position,
-        text,
-        position_length: 1,
-    }
+/// The original byte ranges of `text`'s units, in order (several units may share a range
+/// when one original character normalises to several, as `㍻` does).
+pub fn segments(text: &str) -> Vec<(usize, usize)> {
+    let skip = action_prefix(text);
+    let norm = Normalized::new(&text[skip..]);
+    units(&norm.text)
+        .into_iter()
+        .map(|u| {
+            let (from, to) = norm.original(u.from, u.to);
+            (skip + from, skip + to)
+        })
+        .collect()
 }
 
-/// The tokenizer registered as [`TOKENIZER_NAME`]; indexes CJK unigrams and bigrams.
+/// The tokenizer registered as [`TOKENIZER_NAME`] (index side).
 #[derive(Clone, Default)]
 pub struct LinechatTokenizer;
 
@@ -152,7 +168,7 @@ impl Tokenizer for LinechatTokenizer {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> LinechatTokenStream {
         LinechatTokenStream {
-            tokens: tokenize(text, true),
+            tokens: tokenize(text, Side::Index),
             next: 0,
         }
     }
@@ -182,22 +198,35 @@ pub fn analyzer() -> TextAnalyzer {
     TextAnalyzer::builder(LinechatTokenizer).build()
 }
 
-/// Tokens of a query word or phrase as `(position, text)`: bigrams only for CJK runs of
-/// two or more characters, so a multi-character word is an exact phrase of bigrams.
+/// Terms of a query word or phrase as `(position, term)`, positions as the index has them.
 pub fn query_tokens(text: &str) -> Vec<(usize, String)> {
-    tokenize(text, false)
+    tokenize(text, Side::Query)
         .into_iter()
         .map(|t| (t.position, t.text))
         .collect()
 }
 
-/// Byte ranges of `text` covered by tokens whose text is in `terms`, merged, for
-/// highlighting matches in output. Uses the index-side tokenizer so every indexed term
-/// (unigram or bigram) can be found.
-pub fn highlight_ranges(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
-    let mut ranges: Vec<(usize, usize)> = tokenize(text, true)
+/// The term a trailing-`*` query word stands for (`deploy*` → `deploy`), if `stem` is one
+/// word or compound of letters and digits (prefixes of CJK runs or symbols mean nothing:
+/// CJK words already match inside longer text).
+pub fn prefix_term(stem: &str) -> Option<String> {
+    let norm = Normalized::new(stem);
+    let units = units(&norm.text);
+    match units.as_slice() {
+        [unit] if matches!(unit.kind, Kind::Word { .. }) => {
+            let term = fold(&norm.text[unit.from..unit.to]);
+            (term.len() <= MAX_TOKEN_BYTES).then_some(term)
+        }
+        _ => None,
+    }
+}
+
+/// Byte ranges of `text` covered by terms in `terms` (or starting with one of
+/// `prefixes`), merged, for highlighting matches in output.
+pub fn highlight_ranges(text: &str, terms: &[String], prefixes: &[String]) -> Vec<(usize, usize)> {
+    let mut ranges: Vec<(usize, usize)> = tokenize(text, Side::Index)
         .into_iter()
-        .filter(|t| terms.contains(&t.text))
+        .filter(|t| terms.contains(&t.text) || prefixes.iter().any(|p| t.text.starts_with(p)))
         .map(|t| (t.offset_from, t.offset_to))
         .collect();
     ranges.sort_unstable();
@@ -212,96 +241,5 @@ pub fn highlight_ranges(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn index_terms(text: &str) -> Vec<(usize, String)> {
-        let mut a = analyzer();
-        let mut stream = a.token_stream(text);
-        let mut out = Vec::new();
-        while let Some(t) = stream.next() {
-            out.push((t.position, t.text.clone()));
-        }
-        out
-    }
-
-    fn texts(tokens: &[(usize, String)]) -> Vec<&str> {
-        tokens.iter().map(|(_, t)| t.as_str()).collect()
-    }
-
-    #[test]
-    fn latin_words_are_lowercased_without_stemming() {
-        let q = query_tokens("The Deploy-2 is DONE, deployed!");
-        assert_eq!(texts(&q), ["the", "deploy", "2", "is", "done", "deployed"]);
-        assert_eq!(
-            q.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
-            [0, 1, 2, 3, 4, 5]
-        );
-        assert_eq!(texts(&query_tokens("Ünïcode café")), ["ünïcode", "café"]);
-    }
-
-    #[test]
-    fn cjk_runs_become_bigrams_and_lone_chars_unigrams() {
-        let q = query_tokens("明日デプロイします");
-        assert_eq!(
-            texts(&q),
-            [
-                "明日", "日デ", "デプ", "プロ", "ロイ", "イし", "しま", "ます"
-            ]
-        );
-        assert_eq!(texts(&query_tokens("猫")), ["猫"]);
-        assert_eq!(texts(&query_tokens("開発")), ["開発"]);
-        // Mixed text: the Latin word and the CJK run are separate tokens.
-        let mixed = query_tokens("v2をデプロイ");
-        assert_eq!(texts(&mixed), ["v2", "をデ", "デプ", "プロ", "ロイ"]);
-        assert_eq!(texts(&query_tokens("한국어")), ["한국", "국어"]);
-    }
-
-    #[test]
-    fn index_side_adds_unigrams_at_bigram_positions() {
-        let t = index_terms("猫が好き");
-        assert_eq!(
-            t,
-            vec![
-                (0, "猫".to_string()),
-                (0, "猫が".to_string()),
-                (1, "が".to_string()),
-                (1, "が好".to_string()),
-                (2, "好".to_string()),
-                (2, "好き".to_string()),
-                (3, "き".to_string()),
-            ]
-        );
-    }
-
-    #[test]
-    fn query_bigram_positions_line_up_with_index_positions() {
-        // デプロイ inside 明日デプロイします: bigrams at consecutive positions in both.
-        let idx = index_terms("明日デプロイします");
-        let pos = |term: &str| idx.iter().find(|(_, t)| t == term).unwrap().0;
-        let q = query_tokens("デプロイ");
-        let base = pos(&q[0].1);
-        for (p, t) in &q {
-            assert_eq!(pos(t), base + p, "term {t}");
-        }
-    }
-
-    #[test]
-    fn punctuation_separates_and_long_tokens_are_dropped() {
-        assert_eq!(
-            texts(&query_tokens("「こんにちは」、世界！")),
-            ["こん", "んに", "にち", "ちは", "世界"]
-        );
-        assert!(query_tokens(&"x".repeat(MAX_TOKEN_BYTES + 1)).is_empty());
-        assert!(query_tokens("!!! ... ---").is_empty());
-    }
-
-    #[test]
-    fn highlights_cover_matched_terms() {
-        let text = "Deploy done; 明日デプロイします";
-        let r = highlight_ranges(text, &["deploy".into(), "デプ".into(), "プロ".into()]);
-        assert_eq!(r.len(), 2);
-        assert_eq!(&text[r[0].0..r[0].1], "Deploy");
-        assert_eq!(&text[r[1].0..r[1].1], "デプロ");
-    }
-}
+#[path = "analyzer_tests.rs"]
+mod tests;

@@ -37,6 +37,16 @@ pub enum IndexError {
     /// The index exists but cannot be read (damaged files, other version).
     #[error("the search index at {} is unreadable ({}); recreate it with `{}`", .0.display(), .1, rebuild_hint(.0))]
     Corrupt(PathBuf, String),
+    /// The index was built by another version of linechat, whose terms this version
+    /// would not find: it must be built again (the server and `chat-search index` do it
+    /// by themselves).
+    #[error(
+        "the search index at {} was built by another version of linechat (index format {}, \
+         this version uses {}: text is analysed differently); rebuild it with `{}` \
+         (`chat-search index` and the server rebuild it by themselves)",
+        .0.display(), .1, super::state::STATE_VERSION, rebuild_hint(.0)
+    )]
+    Outdated(PathBuf, u32),
     /// Another process holds the single writer lock: normally the running chat-server,
     /// which keeps the index current itself.
     #[error(

@@ -4,24 +4,13 @@
 //! complete rows (ending in `\n`) after the offset remembered in the [`State`]. A torn
 //! last row (the server crashed mid-write) is left for a later run, when it is complete.
 //!
-//! Files change under us in four ways, told apart by identity (device + inode), size and
-//! a fingerprint of the bytes already indexed:
+//! Rows already in the index leave it only by an explicit `chat-search rebuild`: never
+//! because of a guess about a file. How files are told apart, by content rather than by
+//! inode (inodes are reused), is in [`super::identity`].
 //!
-//! * **appended** (same identity, longer, same beginning): read the new rows;
-//! * **truncated** (same identity, shorter than the offset) or **rewritten in place**
-//!   (same identity, different beginning): the file's old rows are deleted from the
-//!   index and the file is read again from the start;
-//! * **rotated** (new identity, different beginning — logrotate renamed the file and the
-//!   server started a fresh one): first the rest of the old file is read if it is still
-//!   in the log directory under another name (`history_general.csv.1`), then the new
-//!   file is read from the start. The old file's rows **stay searchable** (until a
-//!   `rebuild`, which only reads `history_*.csv`);
-//! * **replaced** (new identity, same beginning — a copy or an edited version moved into
-//!   place): treated like truncation, old rows deleted, re-read.
-//!
-//! A file that disappeared keeps its rows in the index; its state entry is dropped.
-//! Malformed rows (wrong number of fields, bad timestamp, invalid UTF-8, empty user) are
-//! reported with file and line and skipped; they never stop the run.
+//! Malformed rows (wrong number of fields, bad timestamp, invalid UTF-8, empty user, an
+//! unbalanced quote) are reported with file and line and skipped; they never stop the
+//! run, and an unbalanced quote never swallows the rows after it ([`super::rows`]).
 //!
 //! Nothing is visible to searchers until [`Indexer::commit`], which stores the updated
 //! state in the same atomic commit as the documents.
@@ -29,15 +18,15 @@
 use std::collections::BTreeSet;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use tantivy::schema::TantivyDocument;
-use tantivy::{DateTime, Index, IndexWriter, TantivyError, Term};
+use tantivy::{DateTime, Index, IndexWriter, TantivyError};
 
 use super::error::IndexError;
+use super::rows::{Next, RowReader};
 use super::schema::{Fields, open_index};
-use super::state::{FINGERPRINT_MAX, FileState, State, fingerprint_of};
+use super::state::{State, refresh};
 use super::timestamps::parse_row_timestamp;
 use crate::names::room_from_file_name;
 
@@ -67,7 +56,8 @@ pub struct IndexReport {
     pub rooms: BTreeSet<String>,
     /// Rows skipped as malformed.
     pub malformed: Vec<Malformed>,
-    /// Human-readable notes on truncated/rotated/replaced/vanished files.
+    /// What was detected about files (new, rotated, truncated, replaced, gone), one
+    /// human-readable line each.
     pub notes: Vec<String>,
     /// True if anything (documents, deletions, offsets) needs committing.
     pub state_changed: bool,
@@ -103,12 +93,14 @@ impl WriterConfig {
 
 /// Holds the index's single writer and the indexing state.
 pub struct Indexer {
-    log_dir: PathBuf,
+    pub(super) log_dir: PathBuf,
     index_dir: PathBuf,
     index: Index,
     fields: Fields,
     writer: IndexWriter,
-    state: State,
+    pub(super) state: State,
+    /// Whether to note new files (not on the first run, where every file is new).
+    pub(super) announce_new: bool,
 }
 
 /// Maps tantivy's writer-lock failure to [`IndexError::Locked`], anything else to
@@ -144,6 +136,7 @@ impl Indexer {
             fields,
             writer,
             state,
+            announce_new: false,
         })
     }
 
@@ -179,7 +172,7 @@ impl Indexer {
     }
 
     /// Archive files in the log directory, sorted by name, with their metadata.
-    fn archives(&self) -> Result<Vec<(String, fs::Metadata)>, IndexError> {
+    pub(super) fn archives(&self) -> Result<Vec<(String, fs::Metadata)>, IndexError> {
         let io_err = |e| IndexError::Io(self.log_dir.clone(), e);
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.log_dir).map_err(io_err)? {
@@ -206,6 +199,7 @@ impl Indexer {
     pub fn catch_up(&mut self, progress: &mut dyn FnMut(u64)) -> Result<IndexReport, IndexError> {
         let mut report = IndexReport::default();
         let before = self.state.clone();
+        self.announce_new = !before.files.is_empty() || !before.retired.is_empty();
         let archives = self.archives()?;
         let present: BTreeSet<&str> = archives.iter().map(|(n, _)| n.as_str()).collect();
         let vanished: Vec<String> = self
@@ -216,210 +210,94 @@ impl Indexer {
             .cloned()
             .collect();
         for name in vanished {
-            let old = self.state.files.remove(&name).expect("listed above");
-            self.finish_rotated(&name, &old, &mut report, progress)?;
-            report.notes.push(format!(
-                "{name}: gone; its rows stay searchable until `chat-search rebuild`"
-            ));
+            self.vanished(&name, &mut report, progress)?;
         }
-        for (name, meta) in archives {
-            let room = room_from_file_name(&name).expect("filtered in archives()");
-            let path = self.log_dir.join(&name);
-            let start = self.classify(&name, &path, &meta, &mut report, progress)?;
-            let source = self.state.files[&name].source;
+        for (name, meta) in &archives {
+            let room = room_from_file_name(name).expect("filtered in archives()");
+            let path = self.log_dir.join(name);
+            let start = self.classify(name, &path, meta.len(), &mut report, progress)?;
+            let source = self.state.files[name].source;
             let rows = RowSource {
                 path: &path,
-                label: &name,
+                label: name,
                 room: &room,
                 source,
             };
-            let end = self.read_rows(rows, start, &mut report, progress)?;
+            let (end, added) = self.read_rows(rows, start, &mut report, progress)?;
             let fs = self
                 .state
                 .files
-                .get_mut(&name)
+                .get_mut(name)
                 .expect("classify inserted it");
             fs.offset = end.offset;
             fs.line = end.line;
-            if fs.fingerprint_len < FINGERPRINT_MAX.min(fs.offset) {
-                fs.fingerprint_len = FINGERPRINT_MAX.min(fs.offset);
-                fs.fingerprint = fingerprint_of(&path, fs.fingerprint_len).unwrap_or(0);
-            }
+            fs.rows += added;
+            refresh(fs, &path);
         }
         report.state_changed = report.added > 0 || self.state != before;
         Ok(report)
     }
 
-    /// Decides where to start reading `name` and updates its state entry accordingly.
-    fn classify(
-        &mut self,
-        name: &str,
-        path: &Path,
-        meta: &fs::Metadata,
-        report: &mut IndexReport,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Position, IndexError> {
-        let fresh = |state: &mut State| FileState {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            offset: 0,
-            line: 0,
-            source: state.new_source(),
-            fingerprint_len: 0,
-            fingerprint: 0,
-        };
-        let Some(old) = self.state.files.get(name).cloned() else {
-            let entry = fresh(&mut self.state);
-            self.state.files.insert(name.to_string(), entry);
-            return Ok(Position::START);
-        };
-        let same_beginning = old.fingerprint_len == 0
-            || fingerprint_of(path, old.fingerprint_len) == Some(old.fingerprint);
-        let same_file = old.dev == meta.dev() && old.ino == meta.ino();
-        let reset_reason = if same_file {
-            if meta.len() < old.offset {
-                Some(format!(
-                    "truncated ({} bytes, {} were indexed)",
-                    meta.len(),
-                    old.offset
-                ))
-            } else if !same_beginning {
-                Some("rewritten in place".to_string())
-            } else {
-                None
-            }
-        } else {
-            self.finish_rotated(name, &old, report, progress)?;
-            if same_beginning {
-                Some("replaced by a file with the same beginning".to_string())
-            } else {
-                report.notes.push(format!(
-                    "{name}: rotated (new file); the previous file's rows stay searchable"
-                ));
-                let entry = fresh(&mut self.state);
-                self.state.files.insert(name.to_string(), entry);
-                return Ok(Position::START);
-            }
-        };
-        match reset_reason {
-            None => Ok(Position {
-                offset: old.offset,
-                line: old.line,
-            }),
-            Some(reason) => {
-                self.writer
-                    .delete_term(Term::from_field_u64(self.fields.source, old.source));
-                report.notes.push(format!(
-                    "{name}: {reason}; its old rows were removed from the index and it is read again from the start"
-                ));
-                let entry = fresh(&mut self.state);
-                self.state.files.insert(name.to_string(), entry);
-                Ok(Position::START)
-            }
-        }
-    }
-
-    /// After a rotation, reads the rows the old file got after our last run, if the old
-    /// file is still in the log directory under another name (logrotate's `.1`).
-    fn finish_rotated(
-        &mut self,
-        name: &str,
-        old: &FileState,
-        report: &mut IndexReport,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<(), IndexError> {
-        let Ok(entries) = fs::read_dir(&self.log_dir) else {
-            return Ok(());
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
-            if meta.dev() != old.dev || meta.ino() != old.ino || meta.len() <= old.offset {
-                continue;
-            }
-            let Ok(rotated_name) = entry.file_name().into_string() else {
-                continue;
-            };
-            if rotated_name == name {
-                continue;
-            }
-            let room = room_from_file_name(name).expect("an archive name");
-            let start = Position {
-                offset: old.offset,
-                line: old.line,
-            };
-            let path = entry.path();
-            let rows = RowSource {
-                path: &path,
-                label: &rotated_name,
-                room: &room,
-                source: old.source,
-            };
-            self.read_rows(rows, start, report, progress)?;
-            break;
-        }
-        Ok(())
-    }
-
     /// Indexes the complete rows of `rows.path` from `start`. Returns the position after
-    /// the last complete row.
-    fn read_rows(
+    /// the last row read and how many rows were added.
+    pub(super) fn read_rows(
         &mut self,
         rows: RowSource<'_>,
         start: Position,
         report: &mut IndexReport,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<Position, IndexError> {
+    ) -> Result<(Position, u64), IndexError> {
         let path = rows.path;
         let io_err = |e| IndexError::Io(path.to_path_buf(), e);
         let mut file = File::open(path).map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let end = complete_end(&mut file, start.offset, len).map_err(io_err)?;
         if end <= start.offset {
-            return Ok(start);
+            return Ok((start, 0));
         }
         let RowSource {
-            path,
             label: file_label,
             room,
             source,
+            ..
         } = rows;
         file.seek(SeekFrom::Start(start.offset)).map_err(io_err)?;
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(CountNewlines {
-                inner: BufReader::with_capacity(256 * 1024, file.take(end - start.offset)),
-                newlines: 0,
-            });
-        let mut record = csv::ByteRecord::new();
-        let mut first = start.offset == 0;
-        let mut last_reported = 0u64;
+        let reader = BufReader::with_capacity(256 * 1024, file.take(end - start.offset));
+        let mut reader = RowReader::new(reader, start.offset, start.line);
+        let mut last_reported = start.offset;
+        let mut added = 0u64;
+        let mut stop = None;
         loop {
-            match reader.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    let line = start.line + e.position().map_or(0, |p| p.line());
-                    return Err(IndexError::Io(
-                        path.to_path_buf(),
-                        io::Error::other(format!("line {line}: {e}")),
-                    ));
+            let (line, offset) = match reader.read().map_err(io_err)? {
+                Next::End => break,
+                Next::Unfinished { offset, line } => {
+                    // A quoted field still open at the end: wait for the rest of it.
+                    stop = Some(Position { offset, line });
+                    break;
                 }
-            }
-            let pos = record
-                .position()
-                .expect("records from a reader have positions");
-            let line = start.line + pos.line();
-            let offset = start.offset + pos.byte();
-            if std::mem::take(&mut first) && is_header(&record) {
+                Next::Unbalanced { line, next_line } => {
+                    report.malformed.push(Malformed {
+                        file: file_label.to_string(),
+                        line,
+                        reason: format!(
+                            "unbalanced quote: a quoted field is never closed before the next \
+                             row (line {next_line}); row skipped"
+                        ),
+                    });
+                    continue;
+                }
+                Next::Row { line, offset } => (line, offset),
+            };
+            if offset == 0 && is_header(reader.fields()) {
                 continue;
             }
-            match self.row_document(&record, room, file_label, line, offset, source) {
+            match self.row_document(reader.fields(), room, file_label, line, offset, source) {
                 Ok(doc) => {
                     self.writer
                         .add_document(doc)
                         .map_err(|e| IndexError::Tantivy(self.index_dir.clone(), e.to_string()))?;
                     report.added += 1;
+                    added += 1;
                     report.rooms.insert(room.to_string());
                 }
                 Err(reason) => report.malformed.push(Malformed {
@@ -428,22 +306,22 @@ impl Indexer {
                     reason,
                 }),
             }
-            if pos.byte() - last_reported >= 1 << 20 {
-                progress(pos.byte() - last_reported);
-                last_reported = pos.byte();
+            if reader.offset() - last_reported >= 1 << 20 {
+                progress(reader.offset() - last_reported);
+                last_reported = reader.offset();
             }
         }
-        progress(end - start.offset - last_reported);
-        let newlines = reader.get_ref().newlines;
-        Ok(Position {
-            offset: end,
-            line: start.line + newlines,
-        })
+        let done = stop.unwrap_or(Position {
+            offset: reader.offset(),
+            line: reader.lines(),
+        });
+        progress(end - last_reported);
+        Ok((done, added))
     }
 
     fn row_document(
         &self,
-        record: &csv::ByteRecord,
+        record: &[Vec<u8>],
         room: &str,
         file: &str,
         line: u64,
@@ -502,21 +380,17 @@ impl Indexer {
 
 /// A position in a CSV file: byte offset and lines before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Position {
-    offset: u64,
-    line: u64,
-}
-
-impl Position {
-    const START: Position = Position { offset: 0, line: 0 };
+pub(super) struct Position {
+    pub(super) offset: u64,
+    pub(super) line: u64,
 }
 
 /// True for the `timestamp,username,message` header (any case, optional UTF-8 BOM).
-fn is_header(record: &csv::ByteRecord) -> bool {
+fn is_header(record: &[Vec<u8>]) -> bool {
     let names = ["timestamp", "username", "message"];
     record.len() == 3
         && record.iter().zip(names).all(|(f, n)| {
-            let f = f.strip_prefix("\u{feff}".as_bytes()).unwrap_or(f);
+            let f: &[u8] = f.strip_prefix("\u{feff}".as_bytes()).unwrap_or(f);
             f.trim_ascii().eq_ignore_ascii_case(n.as_bytes())
         })
 }
@@ -540,29 +414,15 @@ fn complete_end(file: &mut File, from: u64, len: u64) -> io::Result<u64> {
     Ok(from)
 }
 
-/// Passes bytes through, counting newlines, so line numbers continue across runs.
-struct CountNewlines<R> {
-    inner: R,
-    newlines: u64,
-}
-
-impl<R: Read> Read for CountNewlines<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.newlines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-        Ok(n)
-    }
-}
-
 /// Where rows come from and whom they belong to.
 #[derive(Clone, Copy)]
-struct RowSource<'a> {
+pub(super) struct RowSource<'a> {
     /// File to read.
-    path: &'a Path,
+    pub(super) path: &'a Path,
     /// Its name, recorded in the index and in reports.
-    label: &'a str,
+    pub(super) label: &'a str,
     /// Room the rows belong to.
-    room: &'a str,
+    pub(super) room: &'a str,
     /// Source id for the rows.
-    source: u64,
+    pub(super) source: u64,
 }

@@ -6,6 +6,8 @@
 //!
 //! * **Missing** (first start, or deleted while running): created and built from the
 //!   archives, [`Status::Rebuilding`] meanwhile.
+//! * **Built by another version** ([`IndexError::Outdated`]: the analyzer or state
+//!   format changed): deleted and rebuilt the same way.
 //! * **Damaged** (checksums, missing segment files, unreadable `meta.json`, a tantivy
 //!   panic): moved aside to `.index.damaged-<time>` ([`super::health::move_aside`]) and
 //!   rebuilt the same way.
@@ -47,6 +49,16 @@ impl Inner {
         let existed = index_exists(dir);
         let indexer = match Indexer::open(&self.log_dir, dir, WriterConfig::live()) {
             Ok(indexer) => indexer,
+            Err(IndexError::Outdated(_, version)) => {
+                std::fs::remove_dir_all(dir).map_err(|e| IndexError::Io(dir.clone(), e))?;
+                tracing::warn!(
+                    "search index {} was built by another version of linechat (format \
+                     {version}); rebuilding it from the archives",
+                    dir.display()
+                );
+                self.begin_rebuild();
+                Indexer::open(&self.log_dir, dir, WriterConfig::live())?
+            }
             Err(IndexError::Corrupt(_, why)) => {
                 let aside = move_aside(dir)?;
                 tracing::error!(

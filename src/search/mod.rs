@@ -4,11 +4,13 @@
 //! The CSV files stay the source of truth; the tantivy index in `<log-dir>/.index` is a
 //! derived, rebuildable cache (`chat-search rebuild`). Pieces, one concept per module:
 //!
-//! * [`analyzer`]: the tokenizer (words + CJK bigrams);
+//! * [`normalize`], [`segment`], [`analyzer`]: NFKC + case folding, units (words,
+//!   compounds, CJK characters, symbols), and the terms made of them;
 //! * [`schema`]: fields, and opening the index with the analyzer registered;
 //! * [`query`]: the query language and its translation to tantivy queries;
 //! * [`timestamps`]: archive and foreign timestamp formats, `since`/`until`, `--tz`;
-//! * [`state`], [`indexer`]: incremental ingestion and its crash-safe state;
+//! * [`state`], [`indexer`], [`identity`], [`rows`]: incremental ingestion, its
+//!   crash-safe state, telling files apart by content, and reading CSV rows;
 //! * [`request`]: running a search; [`output`]: rendering it; [`stats`]: counts;
 //! * [`live`]: the server's handle (background indexing, bounded searches);
 //! * [`keeper`]: the server's indexing task, which heals a damaged or failing index;
@@ -20,13 +22,17 @@ pub mod cli;
 pub mod error;
 pub mod exclude;
 pub mod health;
+pub mod identity;
 pub mod indexer;
 pub mod keeper;
 pub mod live;
+pub mod normalize;
 pub mod output;
 pub mod query;
 pub mod request;
+pub mod rows;
 pub mod schema;
+pub mod segment;
 pub mod state;
 pub mod stats;
 pub mod timestamps;

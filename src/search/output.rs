@@ -2,8 +2,10 @@
 //!
 //! Text is for people: `2026-11-03T09:12:44.120Z  #general  alice  the deploy is done`,
 //! room and user columns padded to the widest value, matched terms in bold yellow only
-//! when writing to a terminal (so pipes and files get plain text). JSON lines and CSV
-//! are for programs and never contain escape codes.
+//! when writing to a terminal (so pipes and files get plain text), one hit per line
+//! whatever the message holds, and a `/me` (archived as `\x01ACTION waves\x01`) shown as
+//! `* alice waves`. JSON lines and CSV are for programs and never contain escape codes;
+//! JSON keeps the raw message and adds `"action": true` for a `/me`.
 //!
 //! Messages are stored as sent, so they may hold terminal control sequences (ESC, C1
 //! controls, bidi overrides): text and CSV output show those escaped (`\x1b`, `\u{202e}`)
@@ -77,29 +79,31 @@ fn render_text(out: &mut dyn Write, results: &SearchResults, highlight: bool) ->
     let room_w = width(|h| str_width(&escape_controls(&h.room)));
     let user_w = width(|h| str_width(&escape_controls(&h.user)));
     for hit in &results.hits {
+        let body = action_body(&hit.message).unwrap_or(&hit.message);
         let message = if highlight {
-            highlighted(&hit.message, &results.highlight_terms)
+            highlighted(body, &results.highlight_terms, &results.highlight_prefixes)
         } else {
-            escape_controls(&hit.message)
+            escape_controls(body)
         };
-        writeln!(
-            out,
-            "{}  {}  {}  {}",
-            escape_controls(&hit.timestamp),
-            pad(&escape_controls(&hit.room), room_w),
-            pad(&escape_controls(&hit.user), user_w),
-            message
-        )?;
+        let ts = escape_controls(&hit.timestamp);
+        let room = pad(&escape_controls(&hit.room), room_w);
+        if hit.action {
+            let user = escape_controls(&hit.user);
+            writeln!(out, "{ts}  {room}  * {user} {message}")?;
+        } else {
+            let user = pad(&escape_controls(&hit.user), user_w);
+            writeln!(out, "{ts}  {room}  {user}  {message}")?;
+        }
     }
     Ok(())
 }
 
 /// `text` with ANSI highlighting around the matched terms (and its own control
 /// characters escaped, so only our highlighting reaches the terminal).
-pub fn highlighted(text: &str, terms: &[String]) -> String {
+pub fn highlighted(text: &str, terms: &[String], prefixes: &[String]) -> String {
     let mut out = String::with_capacity(text.len() + 16);
     let mut at = 0;
-    for (from, to) in highlight_ranges(text, terms) {
+    for (from, to) in highlight_ranges(text, terms, prefixes) {
         out.push_str(&escape_controls(&text[at..from]));
         out.push_str(HIGHLIGHT_ON);
         out.push_str(&escape_controls(&text[from..to]));
@@ -110,10 +114,23 @@ pub fn highlighted(text: &str, terms: &[String]) -> String {
     out
 }
 
-/// Whether a character could drive a terminal or reorder what it shows: C0 and C1
-/// controls (ESC, CSI, BEL, CR...), DEL, and the bidirectional overrides and isolates.
+/// The text of a `/me` (`\x01ACTION waves\x01` → `waves`; the closing `\x01` is
+/// optional), or `None` for an ordinary message.
+pub fn action_body(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("\u{1}ACTION")?;
+    if !(rest.is_empty() || rest.starts_with([' ', '\u{1}'])) {
+        return None;
+    }
+    let body = rest.strip_prefix(' ').unwrap_or(rest);
+    Some(body.strip_suffix('\u{1}').unwrap_or(body))
+}
+
+/// Whether a character could drive a terminal, break a line or reorder what it shows:
+/// C0 and C1 controls (ESC, CSI, BEL, CR, LF...), DEL, the line and paragraph
+/// separators, and the bidirectional overrides and isolates.
 fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `s` with every control character written out: `\x1b` for ASCII ones, `\u{9b}` for
@@ -178,6 +195,7 @@ mod tests {
             file: "history_general.csv".into(),
             line: 2,
             score: None,
+            action: action_body(message).is_some(),
         };
         SearchResults {
             hits: vec![
@@ -186,6 +204,7 @@ mod tests {
             ],
             total: 2,
             highlight_terms: vec!["deploy".into()],
+            highlight_prefixes: Vec::new(),
         }
     }
 
@@ -246,11 +265,38 @@ mod tests {
     }
 
     #[test]
+    fn actions_read_as_actions_and_every_hit_is_one_line() {
+        let mut r = results();
+        r.hits[0].message = "\u{1}ACTION waves\u{1}".into();
+        r.hits[0].action = true;
+        r.hits[1].message = "one\r\n:mallory PRIVMSG #ops :two\u{2028}three".into();
+        let mut out = Vec::new();
+        render(&mut out, &r, Format::Text, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].ends_with("#general  * alice waves"), "{text}");
+        assert!(
+            lines[1].ends_with("one\\x0d\\x0a:mallory PRIVMSG #ops :two\\u{2028}three"),
+            "{text}"
+        );
+        let mut out = Vec::new();
+        render(&mut out, &r, Format::Json, false).unwrap();
+        let first: serde_json::Value =
+            serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
+        assert_eq!(first["message"], "\u{1}ACTION waves\u{1}");
+        assert_eq!(first["action"], true);
+        assert_eq!(action_body("\u{1}ACTION\u{1}"), Some(""));
+        assert_eq!(action_body("\u{1}ACTIONS"), None);
+    }
+
+    #[test]
     fn json_and_csv_are_machine_readable() {
         let json = render_to_string(Format::Json, true);
         let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
         assert_eq!(first["user"], "alice");
         assert_eq!(first["room"], "#general");
+        assert!(first.get("action").is_none());
         assert!(!json.contains('\x1b'));
         let csv = render_to_string(Format::Csv, true);
         assert_eq!(

@@ -7,7 +7,9 @@
 //! |-------------------|---------------------------------------------------------------|
 //! | `deploy`          | the word appears (case-insensitive, no stemming)              |
 //! | `"deploy done"`   | the words appear in this order, adjacent                      |
-//! | `-flaky`          | the word does not appear (also `-"a phrase"`)                 |
+//! | `deploy*`         | a word starting with `deploy` appears                         |
+//! | `a OR b`          | either term matches (`OR` in capitals; binds tighter than AND) |
+//! | `-flaky`          | the word does not appear (also `-"a phrase"`, `NOT flaky`)    |
 //! | `user:alice`      | written by alice (`from:` is a synonym); several are OR-ed    |
 //! | `room:#general`   | in #general (`#` optional, `in:` is a synonym); several OR-ed |
 //! | `since:DATE`      | at or after DATE (see [`timestamps::parse_bound`])            |
@@ -16,6 +18,9 @@
 //!
 //! A word that the analyzer splits into several tokens (`e-mail`, `デプロイ`) becomes a
 //! phrase of those tokens, which is what makes CJK words match inside longer runs.
+//!
+//! `AND` in capitals is allowed and changes nothing (terms are ANDed anyway); to search
+//! for the words "or", "and", "not" in capitals, quote them.
 //!
 //! We build the `BooleanQuery` ourselves rather than using tantivy's `QueryParser`: its
 //! grammar (`AND`/`OR`, boosts, ranges, `field:` for every schema field) is larger than
@@ -26,14 +31,16 @@
 
 use std::ops::Bound as RangeBound;
 
-use tantivy::query::{AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, Occur, PhraseQuery, Query, RangeQuery, RegexQuery, TermQuery,
+};
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DateTime, Term};
 
-use super::analyzer::query_tokens;
+use super::analyzer::{prefix_term, query_tokens};
 use super::exclude::Materialized;
 use super::schema::Fields;
-use super::timestamps::{self, Bound};
+use super::timestamps::{self, Bound, Zone};
 use crate::names::{RoomNameError, canonical_room, room_key};
 
 /// What is wrong with a query; the text is shown to the user as is.
@@ -66,6 +73,29 @@ pub enum QueryError {
     /// `since` is after `until`, so nothing could match.
     #[error("empty date range: since {0} is after until {1}")]
     EmptyRange(String, String),
+    /// A `*` that is not a trailing prefix of one word.
+    #[error(
+        "`{0}`: * only works at the end of one word of letters or digits (deploy*); \
+         Japanese, Chinese, Korean and Thai words already match inside longer text"
+    )]
+    BadPrefix(String),
+    /// `OR`, `AND` or `NOT` without the terms it needs.
+    #[error("`{0}` needs {1}; to search for the word itself, put it in quotes (\"{0}\")")]
+    DanglingOperator(&'static str, &'static str),
+    /// An `OR` with something other than a word, phrase or prefix on one side.
+    #[error(
+        "`OR` joins words, \"phrases\" and prefixes (deploy OR rollback); `{0}` cannot be OR-ed"
+    )]
+    BadOr(String),
+    /// `room:` terms that all lie outside the rooms the search is limited to.
+    #[error(
+        "`room:{0}` is outside the rooms this search covers ({1}), so nothing could match; \
+         search {0} itself instead"
+    )]
+    RoomOutsideScope(String, String),
+    /// A room that has no messages in the index (`chat-search --room nosuch`).
+    #[error("no such room {0} in the index{1}")]
+    NoSuchRoom(String, String),
 }
 
 /// One term of a parsed query.
@@ -98,12 +128,118 @@ pub enum Clause {
     Since(String),
     /// `until:VALUE`, unparsed until the time zone is known.
     Until(String),
+    /// `word*`: a word starting with `term` (already folded).
+    Prefix {
+        /// The folded prefix.
+        term: String,
+        /// True if prefixed with `-`.
+        negated: bool,
+    },
+    /// `a OR b OR …`: any of these (positive text, phrase or prefix clauses).
+    Any(Vec<Clause>),
 }
 
-/// Splits query text into clauses, checking quotes and field names.
+/// What the tokenizer of the query text saw: a clause or an operator keyword.
+enum Item {
+    Clause(Clause),
+    Or,
+    And,
+    Not,
+}
+
+/// Splits query text into clauses, checking quotes, field names and operators.
 pub fn parse(text: &str) -> Result<Vec<Clause>, QueryError> {
+    let mut clauses: Vec<Clause> = Vec::new();
+    let mut items = items(text)?.into_iter().peekable();
+    let mut pending_not = false;
+    let mut or_next = false;
+    while let Some(item) = items.next() {
+        let at_end = items.peek().is_none();
+        let clause = match item {
+            Item::And if clauses.is_empty() || at_end || or_next || pending_not => {
+                return Err(QueryError::DanglingOperator("AND", "a term on each side"));
+            }
+            Item::And => continue,
+            Item::Not if at_end || pending_not => {
+                return Err(QueryError::DanglingOperator("NOT", "a term after it"));
+            }
+            Item::Not => {
+                pending_not = true;
+                continue;
+            }
+            Item::Or if clauses.is_empty() || at_end || or_next || pending_not => {
+                return Err(QueryError::DanglingOperator("OR", "a term on each side"));
+            }
+            Item::Or => {
+                or_next = true;
+                continue;
+            }
+            Item::Clause(c) => c,
+        };
+        let clause = if std::mem::take(&mut pending_not) {
+            negate(clause)?
+        } else {
+            clause
+        };
+        if std::mem::take(&mut or_next) {
+            let left = clauses.pop().expect("checked non-empty");
+            let mut any = match left {
+                Clause::Any(v) => v,
+                other => vec![or_operand(other)?],
+            };
+            any.push(or_operand(clause)?);
+            clauses.push(Clause::Any(any));
+        } else {
+            clauses.push(clause);
+        }
+    }
+    Ok(clauses)
+}
+
+/// `NOT x`: the clause negated, like `-x`.
+fn negate(clause: Clause) -> Result<Clause, QueryError> {
+    Ok(match clause {
+        Clause::Text { text, phrase, .. } => Clause::Text {
+            text,
+            phrase,
+            negated: true,
+        },
+        Clause::Prefix { term, .. } => Clause::Prefix {
+            term,
+            negated: true,
+        },
+        Clause::User { name, .. } => Clause::User {
+            name,
+            negated: true,
+        },
+        Clause::Room { key, .. } => Clause::Room { key, negated: true },
+        other => return Err(QueryError::BadOr(format!("NOT {}", describe(&other)))),
+    })
+}
+
+fn or_operand(clause: Clause) -> Result<Clause, QueryError> {
+    match clause {
+        Clause::Text { negated: false, .. } | Clause::Prefix { negated: false, .. } => Ok(clause),
+        other => Err(QueryError::BadOr(describe(&other))),
+    }
+}
+
+fn describe(clause: &Clause) -> String {
+    match clause {
+        Clause::Text { text, negated, .. } => format!("{}{text}", if *negated { "-" } else { "" }),
+        Clause::Prefix { term, negated } => format!("{}{term}*", if *negated { "-" } else { "" }),
+        Clause::User { name, .. } => format!("user:{name}"),
+        Clause::Room { key, .. } => format!("room:{key}"),
+        Clause::Since(v) => format!("since:{v}"),
+        Clause::Until(v) => format!("until:{v}"),
+        Clause::Any(_) => "an OR group".to_string(),
+    }
+}
+
+/// The clauses and operator keywords of `text`, in order.
+fn items(text: &str) -> Result<Vec<Item>, QueryError> {
     let chars: Vec<(usize, char)> = text.chars().enumerate().map(|(i, c)| (i + 1, c)).collect();
-    let mut clauses = Vec::new();
+    let mut items = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         if chars[i].1.is_whitespace() {
@@ -118,7 +254,7 @@ pub fn parse(text: &str) -> Result<Vec<Clause>, QueryError> {
         if chars[i].1 == '"' {
             let (inner, next) = read_quoted(&chars, i)?;
             i = next;
-            clauses.push(text_clause(inner, true, negated)?);
+            items.push(Item::Clause(text_clause(inner, true, negated)?));
             continue;
         }
         // A bare word, possibly `field:value` or `field:"quoted value"`.
@@ -136,20 +272,53 @@ pub fn parse(text: &str) -> Result<Vec<Clause>, QueryError> {
             i = next;
             quoted_value = Some(inner);
         }
-        match field_split(&word) {
+        if !negated && quoted_value.is_none() {
+            match word.as_str() {
+                "OR" => {
+                    items.push(Item::Or);
+                    continue;
+                }
+                "AND" => {
+                    items.push(Item::And);
+                    continue;
+                }
+                "NOT" => {
+                    items.push(Item::Not);
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        let clause = match field_split(&word) {
             Some((field, value)) => {
                 let value = quoted_value.unwrap_or_else(|| value.to_string());
-                clauses.push(field_clause(&field, value.trim(), negated)?);
+                field_clause(&field, value.trim(), negated)?
             }
             None => {
                 if let Some(q) = quoted_value {
                     word.push_str(&q);
                 }
-                clauses.push(text_clause(word, false, negated)?);
+                word_clause(word, negated)?
             }
-        }
+        };
+        items.push(Item::Clause(clause));
     }
-    Ok(clauses)
+    Ok(items)
+}
+
+/// A bare word: `deploy*` is a prefix, anything else text.
+fn word_clause(word: String, negated: bool) -> Result<Clause, QueryError> {
+    let stem = word.trim_end_matches('*');
+    if stem.len() == word.len() || stem.is_empty() {
+        return text_clause(word, false, negated);
+    }
+    if word.len() - stem.len() > 1 || stem.contains('*') {
+        return Err(QueryError::BadPrefix(word));
+    }
+    match prefix_term(stem) {
+        Some(term) => Ok(Clause::Prefix { term, negated }),
+        None => Err(QueryError::BadPrefix(word)),
+    }
 }
 
 fn read_quoted(chars: &[(usize, char)], open: usize) -> Result<(String, usize), QueryError> {
@@ -240,6 +409,33 @@ pub struct Compiled {
     pub query: Box<dyn Query>,
     /// Indexed terms of positive text clauses, for highlighting.
     pub highlight_terms: Vec<String>,
+    /// Prefixes of positive `word*` clauses, for highlighting.
+    pub highlight_prefixes: Vec<String>,
+}
+
+/// The query for one positive or negative text-like clause.
+fn text_like(fields: &Fields, clause: Clause, hl: &mut Compiled) -> Box<dyn Query> {
+    match clause {
+        Clause::Text { text, negated, .. } => {
+            let tokens = query_tokens(&text);
+            if !negated {
+                hl.highlight_terms
+                    .extend(tokens.iter().map(|(_, t)| t.clone()));
+            }
+            text_query(fields, tokens)
+        }
+        Clause::Prefix { term, negated } => {
+            let q = prefix_query(fields, &term);
+            if !negated {
+                hl.highlight_prefixes.push(term);
+            }
+            q
+        }
+        Clause::Any(v) => Box::new(BooleanQuery::union(
+            v.into_iter().map(|c| text_like(fields, c, hl)).collect(),
+        )),
+        _ => unreachable!("only text-like clauses are passed"),
+    }
 }
 
 /// Parses `text` and combines it with `scope` into one tantivy query.
@@ -249,24 +445,28 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
         timestamps::parse_tz(scope.tz.as_deref().unwrap_or("UTC")).map_err(QueryError::BadTz)?;
     let mut musts: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut text_users = Vec::new();
-    let mut text_rooms = Vec::new();
-    let mut highlight_terms = Vec::new();
+    let mut text_rooms: Vec<String> = Vec::new();
+    let mut out = Compiled {
+        query: Box::new(AllQuery),
+        highlight_terms: Vec::new(),
+        highlight_prefixes: Vec::new(),
+    };
     let mut since: Vec<(i64, String)> = Vec::new();
     let mut until: Vec<(i64, String)> = Vec::new();
     for clause in clauses {
         match clause {
-            Clause::Text { text, negated, .. } => {
-                let tokens = query_tokens(&text);
-                if !negated {
-                    highlight_terms.extend(tokens.iter().map(|(_, t)| t.clone()));
-                }
-                let q = text_query(fields, tokens);
+            Clause::Text { negated, .. } | Clause::Prefix { negated, .. } => {
+                let q = text_like(fields, clause, &mut out);
                 if negated {
                     // See `exclude`: a bare PhraseQuery in MustNot trips tantivy#2811.
                     musts.push((Occur::MustNot, Box::new(Materialized(q))));
                 } else {
                     musts.push((Occur::Must, q));
                 }
+            }
+            Clause::Any(_) => {
+                let q = text_like(fields, clause, &mut out);
+                musts.push((Occur::Must, q));
             }
             Clause::User { name, negated } => {
                 let q = term(fields.user, &name);
@@ -277,27 +477,32 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
                 }
             }
             Clause::Room { key, negated } => {
-                let q = term(fields.room, &key);
                 if negated {
-                    musts.push((Occur::MustNot, q));
+                    musts.push((Occur::MustNot, term(fields.room, &key)));
                 } else {
-                    text_rooms.push(q);
+                    text_rooms.push(key);
                 }
             }
             Clause::Since(v) => since.push((bound(&v, Bound::Since, tz)?, v)),
             Clause::Until(v) => until.push((bound(&v, Bound::Until, tz)?, v)),
         }
     }
+    let mut scope_rooms: Vec<String> = Vec::new();
     if let Some(room) = &scope.room {
+        scope_rooms.push(parse_room(room)?);
+    }
+    let mut any_of: Vec<String> = Vec::new();
+    for room in &scope.rooms {
+        any_of.push(parse_room(room)?);
+    }
+    check_rooms_in_scope(&text_rooms, &scope_rooms, &any_of)?;
+    for key in &scope_rooms {
         // Its own MUST clause, apart from the text's OR-ed `room:` terms, so the text
         // can narrow the caller's scope but never widen it.
-        musts.push((Occur::Must, term(fields.room, &parse_room(room)?)));
+        musts.push((Occur::Must, term(fields.room, key)));
     }
-    if !scope.rooms.is_empty() {
-        let mut any: Vec<Box<dyn Query>> = Vec::new();
-        for room in &scope.rooms {
-            any.push(term(fields.room, &parse_room(room)?));
-        }
+    if !any_of.is_empty() {
+        let any = any_of.iter().map(|k| term(fields.room, k)).collect();
         musts.push((Occur::Must, Box::new(BooleanQuery::union(any))));
     }
     if let Some(user) = &scope.user {
@@ -313,6 +518,7 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
             list.push((bound(v, b, tz)?, v.clone()));
         }
     }
+    let text_rooms = text_rooms.iter().map(|k| term(fields.room, k)).collect();
     for group in [text_users, text_rooms] {
         match group.len() {
             0 => {}
@@ -343,13 +549,47 @@ pub fn compile(text: &str, scope: &Scope, fields: &Fields) -> Result<Compiled, Q
         // Only exclusions (or nothing): start from every message.
         musts.push((Occur::Must, Box::new(AllQuery)));
     }
-    Ok(Compiled {
-        query: Box::new(BooleanQuery::new(musts)),
-        highlight_terms,
-    })
+    out.query = Box::new(BooleanQuery::new(musts));
+    Ok(out)
 }
 
-fn bound(value: &str, b: Bound, tz: chrono::FixedOffset) -> Result<i64, QueryError> {
+/// `room:` terms in the text can only narrow the caller's scope: when none of them is
+/// inside it, nothing could match, and the user is told why instead of getting 0 hits.
+fn check_rooms_in_scope(
+    text_rooms: &[String],
+    scope_rooms: &[String],
+    any_of: &[String],
+) -> Result<(), QueryError> {
+    if text_rooms.is_empty() || (scope_rooms.is_empty() && any_of.is_empty()) {
+        return Ok(());
+    }
+    let inside = |k: &String| {
+        scope_rooms.iter().all(|s| s == k) && (any_of.is_empty() || any_of.contains(k))
+    };
+    if text_rooms.iter().any(inside) {
+        return Ok(());
+    }
+    let allowed: Vec<&String> = if scope_rooms.is_empty() {
+        any_of.iter().collect()
+    } else {
+        scope_rooms.iter().collect()
+    };
+    let label = if allowed.len() <= 5 {
+        allowed
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        format!("{} rooms", allowed.len())
+    };
+    Err(QueryError::RoomOutsideScope(
+        text_rooms.join(", room:"),
+        label,
+    ))
+}
+
+fn bound(value: &str, b: Bound, tz: Zone) -> Result<i64, QueryError> {
     timestamps::parse_bound(value, b, tz).map_err(QueryError::BadDate)
 }
 
@@ -358,6 +598,25 @@ fn term(field: tantivy::schema::Field, value: &str) -> Box<dyn Query> {
         Term::from_field_text(field, value),
         IndexRecordOption::Basic,
     ))
+}
+
+/// Every word starting with `prefix` (already folded), however many there are: a regex
+/// automaton over the term dictionary, with no cap on expansions.
+fn prefix_query(fields: &Fields, prefix: &str) -> Box<dyn Query> {
+    let mut pattern = String::with_capacity(prefix.len() * 4 + 2);
+    for c in prefix.chars() {
+        if c.is_alphanumeric() {
+            pattern.push(c);
+        } else {
+            pattern.push_str(&format!("\\x{{{:x}}}", c as u32));
+        }
+    }
+    pattern.push_str(".*");
+    match RegexQuery::from_pattern(&pattern, fields.message) {
+        Ok(q) => Box::new(q),
+        // Cannot happen for an escaped literal; match the word itself rather than fail.
+        Err(_) => term(fields.message, prefix),
+    }
 }
 
 /// One token: a term query; several: a phrase at the tokens' relative positions.

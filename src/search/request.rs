@@ -79,6 +79,9 @@ pub struct Hit {
     /// BM25 score when sorted by relevance.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f32>,
+    /// True for a `/me` (the message is `\x01ACTION …\x01`); only written when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub action: bool,
 }
 
 /// The answer to a [`SearchRequest`].
@@ -90,6 +93,8 @@ pub struct SearchResults {
     pub total: usize,
     /// Terms to highlight in the hits' messages.
     pub highlight_terms: Vec<String>,
+    /// Prefixes (`deploy*`) to highlight in the hits' messages.
+    pub highlight_prefixes: Vec<String>,
 }
 
 impl SearchResults {
@@ -155,6 +160,7 @@ pub fn execute(
         hits,
         total,
         highlight_terms: compiled.highlight_terms,
+        highlight_prefixes: compiled.highlight_prefixes,
     })
 }
 
@@ -169,12 +175,14 @@ fn to_hit(doc: &TantivyDocument, f: &Fields, score: Option<f32>) -> Hit {
         .get_first(f.timestamp)
         .and_then(|v| v.as_datetime())
         .map_or(0, |d| d.into_timestamp_millis());
+    let message = text(f.message);
     Hit {
+        action: super::output::action_body(&message).is_some(),
         timestamp: super::timestamps::format_millis(millis),
         millis,
         room: text(f.room),
         user: text(f.user_display),
-        message: text(f.message),
+        message,
         file: text(f.file),
         line: doc.get_first(f.line).and_then(|v| v.as_u64()).unwrap_or(0),
         score,

@@ -23,6 +23,7 @@ use tantivy::schema::{
 
 use super::analyzer::{TOKENIZER_NAME, analyzer};
 use super::error::IndexError;
+use super::state::{STATE_VERSION, State};
 
 /// Handles to the schema's fields, resolved once so callers never look fields up by name.
 #[derive(Clone, Copy, Debug)]
@@ -113,7 +114,8 @@ pub fn index_exists(dir: &Path) -> bool {
 }
 
 /// Opens the index in `dir`, creating it (and the directory) if `create` and it does not
-/// exist yet. An existing index is [verified](super::health::verify) first. A missing or
+/// exist yet. An existing index is [verified](super::health::verify) first, and one built
+/// by another version ([`STATE_VERSION`]) is [`IndexError::Outdated`]. A missing or
 /// unreadable index is an [`IndexError`] that names the path and says how to rebuild,
 /// never a panic.
 pub fn open_index(dir: &Path, create: bool) -> Result<(Index, Fields), IndexError> {
@@ -148,6 +150,14 @@ fn open_unguarded(dir: &Path, create: bool) -> Result<(Index, Fields), IndexErro
         ));
     }
     super::health::verify(dir, &index)?;
+    let metas = index
+        .load_metas()
+        .map_err(|e| IndexError::Corrupt(dir.to_path_buf(), e.to_string()))?;
+    if let Some(version) = State::payload_version(metas.payload.as_deref())
+        && version != STATE_VERSION
+    {
+        return Err(IndexError::Outdated(dir.to_path_buf(), version));
+    }
     register(&index);
     let schema = index.schema();
     let field = |name: &str| schema.get_field(name).expect("checked above");

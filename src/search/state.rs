@@ -8,35 +8,69 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-/// How many leading bytes of a file the fingerprint covers at most.
-pub const FINGERPRINT_MAX: u64 = 1024;
+/// Most bytes the head fingerprint covers: the header and first row, or this much.
+pub const HEAD_MAX: u64 = 4096;
 
-/// Format version of the state; a different version means "rebuild".
-pub const STATE_VERSION: u32 = 1;
+/// Most bytes the tail fingerprint covers (the bytes just before the indexed offset).
+pub const TAIL_MAX: u64 = 256;
 
-/// What is remembered about one CSV file, keyed by its name in the log directory.
+/// How many files that were rotated away, deleted or replaced are remembered (so one that
+/// comes back is continued, not indexed twice).
+pub const RETIRED_MAX: usize = 512;
+
+/// Format version of the index: of this state *and* of the analyzer that made the terms.
+/// An index with another version is rebuilt from the archives (the server does it by
+/// itself, `chat-search index` too); `chat-search query` asks for it.
+/// Version 2: NFKC/case-folded terms, compounds, symbols, CJK positions (issue 11);
+/// files identified by content, not by inode.
+pub const STATE_VERSION: u32 = 2;
+
+/// What is remembered about one CSV file, identified by its content: the fingerprint of
+/// its beginning (header and first row) and of the bytes just before the indexed offset.
+/// A file whose beginning differs is another file, whatever its name or inode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileState {
-    /// Device of the file when last read (with `ino`, its identity: a rotated file has a
-    /// new identity under the same name).
-    pub dev: u64,
-    /// Inode of the file when last read.
-    pub ino: u64,
     /// Byte offset just after the last complete row indexed.
     pub offset: u64,
     /// Number of lines (header included) before `offset`, for line numbers in reports.
     pub line: u64,
-    /// Id given to this file's rows in the index, so they can be deleted together.
+    /// Id given to this file's rows in the index.
     pub source: u64,
-    /// How many leading bytes `fingerprint` covers (`min(offset, FINGERPRINT_MAX)`).
-    pub fingerprint_len: u64,
-    /// FNV-1a hash of those bytes: detects a file rewritten in place or a copy.
-    pub fingerprint: u64,
+    /// Rows of this file in the index (for notes saying what stays searchable).
+    pub rows: u64,
+    /// How many leading bytes `head` covers.
+    pub head_len: u64,
+    /// FNV-1a hash of those bytes.
+    pub head: u64,
+    /// True once `head` covers the header *and* the first row (or [`HEAD_MAX`] bytes):
+    /// only then does it tell two files of the same room apart.
+    pub head_complete: bool,
+    /// How many bytes before `offset` `tail` covers.
+    pub tail_len: u64,
+    /// FNV-1a hash of those bytes.
+    pub tail: u64,
+}
+
+impl FileState {
+    /// A file not read yet, whose rows get `source`.
+    pub fn fresh(source: u64) -> FileState {
+        FileState {
+            offset: 0,
+            line: 0,
+            source,
+            rows: 0,
+            head_len: 0,
+            head: fnv1a(b""),
+            head_complete: false,
+            tail_len: 0,
+            tail: fnv1a(b""),
+        }
+    }
 }
 
 /// The whole indexing state.
@@ -46,8 +80,11 @@ pub struct State {
     pub version: u32,
     /// Next unused source id.
     pub next_source: u64,
-    /// Per file name.
+    /// Per file name in the log directory.
     pub files: BTreeMap<String, FileState>,
+    /// Files no longer under an archive name (rotated, deleted, replaced), newest last.
+    #[serde(default)]
+    pub retired: Vec<FileState>,
 }
 
 impl Default for State {
@@ -56,6 +93,7 @@ impl Default for State {
             version: STATE_VERSION,
             next_source: 1,
             files: BTreeMap::new(),
+            retired: Vec::new(),
         }
     }
 }
@@ -75,6 +113,29 @@ impl State {
             ));
         }
         Ok(state)
+    }
+
+    /// The index format version recorded in a commit payload, if it has one.
+    pub fn payload_version(payload: Option<&str>) -> Option<u32> {
+        #[derive(Deserialize)]
+        struct Version {
+            version: u32,
+        }
+        serde_json::from_str::<Version>(payload?)
+            .ok()
+            .map(|v| v.version)
+    }
+
+    /// Remembers a file that left its archive name, forgetting the oldest beyond
+    /// [`RETIRED_MAX`].
+    pub fn retire(&mut self, file: FileState) {
+        if file.offset == 0 {
+            return;
+        }
+        self.retired.push(file);
+        if self.retired.len() > RETIRED_MAX {
+            self.retired.remove(0);
+        }
     }
 
     /// Serialises the state for the commit payload.
@@ -101,11 +162,58 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Hash of the first `len` bytes of `path`, or `None` if it is shorter or unreadable.
-pub fn fingerprint_of(path: &Path, len: u64) -> Option<u64> {
-    let mut buf = vec![0u8; len as usize];
-    File::open(path).ok()?.read_exact(&mut buf).ok()?;
+/// Hash of `len` bytes of `path` at `from`, or `None` if it is shorter or unreadable.
+pub fn hash_range(path: &Path, from: u64, len: u64) -> Option<u64> {
+    let mut file = File::open(path).ok()?;
+    file.seek(SeekFrom::Start(from)).ok()?;
+    let mut buf = vec![0u8; usize::try_from(len).ok()?];
+    file.read_exact(&mut buf).ok()?;
     Some(fnv1a(&buf))
+}
+
+/// The head fingerprint of the first `end` bytes of `path` (`end` = the indexed offset):
+/// `(length, hash, complete)`, covering the header and first row when they are in those
+/// bytes, else all of them.
+pub fn head_of(path: &Path, end: u64) -> Option<(u64, u64, bool)> {
+    let want = end.min(HEAD_MAX);
+    let mut buf = vec![0u8; usize::try_from(want).ok()?];
+    File::open(path).ok()?.read_exact(&mut buf).ok()?;
+    let second_newline = buf
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(1)
+        .map(|(i, _)| i as u64 + 1);
+    let (len, complete) = match second_newline {
+        Some(n) => (n, true),
+        None => (want, want == HEAD_MAX),
+    };
+    Some((len, fnv1a(&buf[..len as usize]), complete))
+}
+
+/// True if the file at `path` (`len` bytes) is the file `state` describes, possibly with
+/// rows appended: same beginning, at least as long, same bytes before the offset.
+pub fn continues(state: &FileState, path: &Path, len: u64) -> bool {
+    len >= state.offset
+        && len >= state.head_len
+        && hash_range(path, 0, state.head_len) == Some(state.head)
+        && hash_range(path, state.offset - state.tail_len, state.tail_len) == Some(state.tail)
+}
+
+/// Updates `state`'s fingerprints after its file at `path` was read to `state.offset`.
+pub fn refresh(state: &mut FileState, path: &Path) {
+    if !state.head_complete
+        && let Some((len, hash, complete)) = head_of(path, state.offset)
+    {
+        state.head_len = len;
+        state.head = hash;
+        state.head_complete = complete;
+    }
+    let tail_len = state.offset.min(TAIL_MAX);
+    if let Some(tail) = hash_range(path, state.offset - tail_len, tail_len) {
+        state.tail_len = tail_len;
+        state.tail = tail;
+    }
 }
 
 #[cfg(test)]
@@ -119,14 +227,15 @@ mod tests {
         s.files.insert(
             "history_general.csv".into(),
             FileState {
-                dev: 1,
-                ino: 2,
                 offset: 30,
-                line: 1,
-                source: id,
-                fingerprint_len: 30,
-                fingerprint: 99,
+                rows: 1,
+                ..FileState::fresh(id)
             },
+        );
+        s.retire(FileState::fresh(9));
+        assert!(
+            s.retired.is_empty(),
+            "a file with nothing indexed is not remembered"
         );
         assert_eq!(State::from_payload(Some(&s.to_payload())).unwrap(), s);
         assert_eq!(State::from_payload(None).unwrap(), State::default());
@@ -136,5 +245,25 @@ mod tests {
                 .contains("unreadable")
         );
         assert_ne!(fnv1a(b"a"), fnv1a(b"b"));
+        assert_eq!(
+            State::payload_version(Some(&s.to_payload())),
+            Some(STATE_VERSION)
+        );
+        assert_eq!(
+            State::payload_version(Some("{\"version\":1,\"x\":[]}")),
+            Some(1)
+        );
+    }
+
+    #[test]
+    fn head_covers_header_and_first_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        std::fs::write(&path, "timestamp,username,message\n").unwrap();
+        let (len, _, complete) = head_of(&path, 27).unwrap();
+        assert_eq!((len, complete), (27, false));
+        std::fs::write(&path, "timestamp,username,message\n2026,a,b\n2027,c,d\n").unwrap();
+        let (len, _, complete) = head_of(&path, 45).unwrap();
+        assert_eq!((len, complete), (36, true));
     }
 }

@@ -41,20 +41,77 @@ pub fn format_millis(ms: i64) -> String {
     }
 }
 
-/// Parses a `--tz` value: `UTC`, `Z`, `+09:00`, `-0530` or `+9`. Named zones
-/// (`Asia/Tokyo`) are not supported: they would pull in the whole tz database for a
-/// convenience the offset already gives.
-pub fn parse_tz(s: &str) -> Result<FixedOffset, String> {
+/// A time zone for dates typed without an offset: a fixed offset or a named IANA zone
+/// (whose offset depends on the date: daylight saving time is applied).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zone {
+    /// `UTC`, `+09:00`, `-0500`…
+    Fixed(FixedOffset),
+    /// `Asia/Tokyo`, `America/New_York`… (the tz database is compiled in: no system files).
+    Named(chrono_tz::Tz),
+}
+
+impl Zone {
+    /// UTC.
+    pub fn utc() -> Zone {
+        Zone::Fixed(FixedOffset::east_opt(0).expect("zero offset is valid"))
+    }
+
+    /// The instant (UTC milliseconds) of local time `t` in this zone. In a daylight-saving
+    /// overlap the earlier instant is taken; a local time skipped by a forward jump is
+    /// taken as the first instant after the jump.
+    pub fn instant(&self, t: NaiveDateTime) -> Option<i64> {
+        fn pick<Z: TimeZone>(z: &Z, t: NaiveDateTime) -> Option<i64> {
+            (0..=3).find_map(|h| {
+                z.from_local_datetime(&(t + chrono::Duration::minutes(30 * h)))
+                    .earliest()
+                    .map(|d| d.timestamp_millis())
+            })
+        }
+        match self {
+            Zone::Fixed(z) => pick(z, t),
+            Zone::Named(z) => pick(z, t),
+        }
+    }
+
+    /// The calendar day (in this zone) of an instant.
+    pub fn day_of(&self, ms: i64) -> Option<NaiveDate> {
+        match self {
+            Zone::Fixed(z) => z.timestamp_millis_opt(ms).single().map(|d| d.date_naive()),
+            Zone::Named(z) => z.timestamp_millis_opt(ms).single().map(|d| d.date_naive()),
+        }
+    }
+
+    /// Today's date in this zone.
+    pub fn today(&self) -> NaiveDate {
+        self.day_of(Utc::now().timestamp_millis())
+            .unwrap_or_else(|| Utc::now().date_naive())
+    }
+}
+
+/// Parses a `--tz` value: `UTC`, `Z`, `+09:00`, `-0530`, `+9`, or an IANA zone name such
+/// as `Asia/Tokyo` (from the tz database compiled into the program).
+pub fn parse_tz(s: &str) -> Result<Zone, String> {
     let t = s.trim();
     if t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("gmt")
     {
-        return Ok(FixedOffset::east_opt(0).expect("zero offset is valid"));
+        return Ok(Zone::utc());
     }
-    let bad = || format!("bad time zone `{s}`: use UTC or an offset like +09:00 or -05:00");
+    let bad = || {
+        format!(
+            "bad time zone `{s}`: use UTC, an offset like +09:00 or -05:00, \
+             or a zone name like Asia/Tokyo"
+        )
+    };
     let (sign, rest) = match t.as_bytes().first() {
         Some(b'+') => (1, &t[1..]),
         Some(b'-') => (-1, &t[1..]),
-        _ => return Err(bad()),
+        _ => {
+            return t
+                .parse::<chrono_tz::Tz>()
+                .map(Zone::Named)
+                .map_err(|_| bad());
+        }
     };
     let (h, m) = if let Some((h, m)) = rest.split_once(':') {
         (h, m)
@@ -68,7 +125,9 @@ pub fn parse_tz(s: &str) -> Result<FixedOffset, String> {
     if !(0..=14).contains(&h) || !(0..60).contains(&m) {
         return Err(bad());
     }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+        .map(Zone::Fixed)
+        .ok_or_else(bad)
 }
 
 /// Which end of a date range a bound is: a whole day `until` includes all of that day.
@@ -83,10 +142,11 @@ pub enum Bound {
 /// Parses a `since`/`until` value into an instant in UTC milliseconds, both inclusive.
 ///
 /// * `2026-11-20` is a whole day in `tz`: as `since` its first millisecond, as `until`
-///   its last, so `until 2026-11-20` includes everything said on the 20th;
+///   its last, so `until 2026-11-20` includes everything said on the 20th; `today` and
+///   `yesterday` are whole days the same way;
 /// * `2026-11-20T10:00` (or with seconds) is a local time in `tz`;
 /// * a full RFC 3339 timestamp (`2026-11-20T10:00:00Z`, `...+09:00`) is exact.
-pub fn parse_bound(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, String> {
+pub fn parse_bound(s: &str, bound: Bound, tz: Zone) -> Result<i64, String> {
     let ms = parse_bound_unchecked(s, bound, tz)?;
     // The index stores nanoseconds in an i64 (years 1678–2262): a bound outside the years
     // a chat archive can hold is a mistake, said as one, not an overflow.
@@ -102,12 +162,19 @@ pub fn parse_bound(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, String
 const MIN_BOUND_MS: i64 = -2_208_988_800_000;
 const MAX_BOUND_MS: i64 = 7_289_654_399_999;
 
-fn parse_bound_unchecked(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, String> {
+fn parse_bound_unchecked(s: &str, bound: Bound, tz: Zone) -> Result<i64, String> {
     let t = s.trim();
     if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         return Ok(dt.timestamp_millis());
     }
-    if let Ok(day) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+    let word_day = if t.eq_ignore_ascii_case("today") {
+        Some(tz.today())
+    } else if t.eq_ignore_ascii_case("yesterday") {
+        tz.today().pred_opt()
+    } else {
+        None
+    };
+    if let Some(day) = word_day.or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()) {
         let day = match bound {
             Bound::Since => day,
             Bound::Until => day
@@ -115,10 +182,8 @@ fn parse_bound_unchecked(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, 
                 .ok_or_else(|| bad_date(s))?,
         };
         let start = tz
-            .from_local_datetime(&day.and_hms_opt(0, 0, 0).ok_or_else(|| bad_date(s))?)
-            .single()
-            .ok_or_else(|| bad_date(s))?
-            .timestamp_millis();
+            .instant(day.and_hms_opt(0, 0, 0).ok_or_else(|| bad_date(s))?)
+            .ok_or_else(|| bad_date(s))?;
         return Ok(match bound {
             Bound::Since => start,
             Bound::Until => start - 1,
@@ -126,23 +191,17 @@ fn parse_bound_unchecked(s: &str, bound: Bound, tz: FixedOffset) -> Result<i64, 
     }
     for f in NAIVE_FORMATS {
         if let Ok(n) = NaiveDateTime::parse_from_str(t, f) {
-            return tz
-                .from_local_datetime(&n)
-                .single()
-                .map(|d| d.timestamp_millis())
-                .ok_or_else(|| bad_date(s));
+            return tz.instant(n).ok_or_else(|| bad_date(s));
         }
     }
     Err(bad_date(s))
 }
 
 fn bad_date(s: &str) -> String {
-    format!("bad date `{s}`: use 2026-11-01, 2026-11-01T09:30 or an RFC 3339 timestamp")
-}
-
-/// The calendar day (in `tz`) of an instant, for per-day statistics.
-pub fn day_of(ms: i64, tz: FixedOffset) -> Option<NaiveDate> {
-    tz.timestamp_millis_opt(ms).single().map(|d| d.date_naive())
+    format!(
+        "bad date `{s}`: use 2026-11-01, today, yesterday, 2026-11-01T09:30 or an RFC 3339 \
+         timestamp"
+    )
 }
 
 #[cfg(test)]
@@ -151,7 +210,7 @@ mod tests {
 
     #[test]
     fn bounds_outside_the_indexable_years_are_errors() {
-        let utc = FixedOffset::east_opt(0).unwrap();
+        let utc = Zone::utc();
         let err = parse_bound("6640-11-01", Bound::Since, utc).unwrap_err();
         assert!(err.contains("out of range"), "{err}");
         assert!(parse_bound("1899-12-31", Bound::Until, utc).is_err());
@@ -197,19 +256,50 @@ mod tests {
 
     #[test]
     fn time_zones() {
-        assert_eq!(parse_tz("UTC").unwrap().local_minus_utc(), 0);
-        assert_eq!(parse_tz("+09:00").unwrap().local_minus_utc(), 9 * 3600);
-        assert_eq!(
-            parse_tz("-0530").unwrap().local_minus_utc(),
-            -(5 * 3600 + 1800)
-        );
-        assert_eq!(parse_tz("+9").unwrap().local_minus_utc(), 9 * 3600);
+        let offset = |s: &str| match parse_tz(s).unwrap() {
+            Zone::Fixed(f) => f.local_minus_utc(),
+            Zone::Named(_) => panic!("{s} is not an offset"),
+        };
+        assert_eq!(offset("UTC"), 0);
+        assert_eq!(offset("+09:00"), 9 * 3600);
+        assert_eq!(offset("-0530"), -(5 * 3600 + 1800));
+        assert_eq!(offset("-05:00"), -5 * 3600);
+        assert_eq!(offset("+9"), 9 * 3600);
+        assert!(matches!(parse_tz("Asia/Tokyo"), Ok(Zone::Named(_))));
         assert!(
             parse_tz("Mars/Olympus")
                 .unwrap_err()
                 .contains("Mars/Olympus")
         );
         assert!(parse_tz("+25:00").is_err());
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving_and_date_words_are_days() {
+        let ny = parse_tz("America/New_York").unwrap();
+        assert_eq!(
+            parse_bound("2026-01-15", Bound::Since, ny).unwrap(),
+            ms("2026-01-15T05:00:00Z")
+        );
+        assert_eq!(
+            parse_bound("2026-07-15", Bound::Since, ny).unwrap(),
+            ms("2026-07-15T04:00:00Z")
+        );
+        let tokyo = parse_tz("Asia/Tokyo").unwrap();
+        assert_eq!(
+            parse_bound("2026-11-20", Bound::Since, tokyo).unwrap(),
+            ms("2026-11-19T15:00:00Z")
+        );
+        let utc = Zone::utc();
+        let today = parse_bound("today", Bound::Since, utc).unwrap();
+        let yesterday = parse_bound("Yesterday", Bound::Since, utc).unwrap();
+        assert_eq!(today - yesterday, 86_400_000);
+        assert_eq!(
+            parse_bound("yesterday", Bound::Until, utc).unwrap(),
+            today - 1
+        );
+        assert!(parse_bound("tomorrow", Bound::Since, utc).is_err());
+        assert!(parse_bound("2026-13-01", Bound::Since, utc).is_err());
     }
 
     #[test]

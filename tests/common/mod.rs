@@ -2,6 +2,8 @@
 //! real files in temporary directories.
 #![allow(dead_code)]
 
+pub mod logs;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
