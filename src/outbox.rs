@@ -9,12 +9,13 @@
 //! soft sendq does, so a big answer (LIST, WHO, CHATHISTORY) never costs the asker its
 //! connection and memory stays bounded by one command's answer.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// Bytes of replies to its own commands a client may have unread before the session
 /// stops reading its next command (InspIRCd's soft sendq is 10 KiB).
@@ -46,14 +47,31 @@ enum Kind {
 type Queued = (Bytes, Kind);
 
 /// The sending side of a client's queue; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Outbox {
-    tx: mpsc::UnboundedSender<Queued>,
     shared: Arc<Shared>,
 }
 
+/// The lines themselves. A plain locked deque rather than a channel: an idle connection's
+/// queue holds no memory (a tokio channel keeps a block of 32 slots, 1.3 KB, per client),
+/// and a push is one uncontended lock, since each client has its own queue.
+#[derive(Debug, Default)]
+struct Lines {
+    queue: VecDeque<Queued>,
+    /// Live [`Outbox`] clones: the receiver ends once they are all gone.
+    senders: usize,
+    /// The receiver is gone (the connection's writer ended): pushes are refused.
+    closed: bool,
+}
+
+/// A queue grown past this many lines by a burst is freed once drained.
+const KEEP_QUEUE_CAPACITY: usize = 64;
+
 #[derive(Debug)]
 struct Shared {
+    lines: Mutex<Lines>,
+    /// Signalled when a line is queued or the last sender goes.
+    ready: Notify,
     /// Bytes of others' lines not yet written: held to `limit`.
     queued: AtomicUsize,
     /// Bytes of replies to the client's own commands not yet written.
@@ -78,7 +96,6 @@ pub struct Closing {
 
 /// The receiving side, drained by the connection's writer task.
 pub struct OutboxReceiver {
-    rx: mpsc::UnboundedReceiver<Queued>,
     shared: Arc<Shared>,
     /// The final line (the ERROR) has been handed out: the stream ends there, whatever
     /// others queued after it (a QUIT racing the shutdown, say).
@@ -88,8 +105,12 @@ pub struct OutboxReceiver {
 impl Outbox {
     /// A queue that holds at most `limit` bytes not yet written to the socket.
     pub fn new(limit: usize) -> (Outbox, OutboxReceiver) {
-        let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
+            lines: Mutex::new(Lines {
+                senders: 1,
+                ..Lines::default()
+            }),
+            ready: Notify::new(),
             queued: AtomicUsize::new(0),
             own: AtomicUsize::new(0),
             drained: Notify::new(),
@@ -100,11 +121,9 @@ impl Outbox {
         });
         (
             Outbox {
-                tx,
                 shared: shared.clone(),
             },
             OutboxReceiver {
-                rx,
                 shared,
                 finished: false,
             },
@@ -147,7 +166,7 @@ impl Outbox {
             .unwrap_or(false)
         {
             self.shared.own.fetch_add(len, Ordering::Relaxed);
-            if self.tx.send((line, Kind::Own)).is_err() {
+            if !self.shared.push((line, Kind::Own)) {
                 self.shared.own.fetch_sub(len, Ordering::Relaxed);
                 return false;
             }
@@ -160,7 +179,7 @@ impl Outbox {
             self.close("SendQ exceeded", "SendQ exceeded");
             return false;
         }
-        if self.tx.send((line, Kind::Others)).is_err() {
+        if !self.shared.push((line, Kind::Others)) {
             self.shared.queued.fetch_sub(len, Ordering::Relaxed);
             return false;
         }
@@ -190,7 +209,7 @@ impl Outbox {
     /// client's stream ends on a line boundary with the ERROR, at once.
     pub fn send_final(&self, line: Bytes) {
         self.shared.own.fetch_add(line.len(), Ordering::Relaxed);
-        let _ = self.tx.send((line, Kind::Final));
+        self.shared.push((line, Kind::Final));
     }
 
     /// Asks the connection to close with `reason` (what others see in its QUIT): the
@@ -227,6 +246,69 @@ impl Outbox {
     }
 }
 
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Lines> {
+        self.lines.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a line and wakes the writer; false once the receiver is gone.
+    fn push(&self, queued: Queued) -> bool {
+        {
+            let mut lines = self.lock();
+            if lines.closed {
+                return false;
+            }
+            lines.queue.push_back(queued);
+        }
+        self.ready.notify_one();
+        true
+    }
+
+    /// The next queued line (`Ok(None)`: none yet; `Err(())`: none will come, every
+    /// sender is gone). A queue a burst grew is freed once empty.
+    fn pop(&self) -> Result<Option<Queued>, ()> {
+        let mut lines = self.lock();
+        let queued = lines.queue.pop_front();
+        if lines.queue.is_empty() && lines.queue.capacity() > KEEP_QUEUE_CAPACITY {
+            lines.queue = VecDeque::new();
+        }
+        match queued {
+            None if lines.senders == 0 => Err(()),
+            queued => Ok(queued),
+        }
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Outbox {
+        self.shared.lock().senders += 1;
+        Outbox {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let last = {
+            let mut lines = self.shared.lock();
+            lines.senders -= 1;
+            lines.senders == 0
+        };
+        if last {
+            self.shared.ready.notify_one();
+        }
+    }
+}
+
+impl Drop for OutboxReceiver {
+    fn drop(&mut self) {
+        let mut lines = self.shared.lock();
+        lines.closed = true;
+        lines.queue = VecDeque::new();
+    }
+}
+
 impl OutboxReceiver {
     /// The next line to write, or `None` once every sender is gone.
     pub async fn recv(&mut self) -> Option<Bytes> {
@@ -234,9 +316,15 @@ impl OutboxReceiver {
             if self.finished {
                 return None;
             }
-            let queued = self.rx.recv().await?;
-            if let Some(line) = self.taken(queued) {
-                return Some(line);
+            // A line queued between this look and the wait leaves a permit in `ready`
+            // (notify_one), so it is not missed.
+            match self.shared.pop().ok()? {
+                Some(queued) => {
+                    if let Some(line) = self.taken(queued) {
+                        return Some(line);
+                    }
+                }
+                None => self.shared.ready.notified().await,
             }
         }
     }
@@ -247,7 +335,7 @@ impl OutboxReceiver {
             if self.finished {
                 return None;
             }
-            let queued = self.rx.try_recv().ok()?;
+            let queued = self.shared.pop().ok().flatten()?;
             if let Some(line) = self.taken(queued) {
                 return Some(line);
             }

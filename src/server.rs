@@ -431,14 +431,26 @@ impl Accepted {
 }
 
 /// Runs one admitted connection: the TLS handshake first on a TLS listener.
-async fn serve(stream: TcpStream, mut conn: Accepted) {
-    let peer = conn.peer;
-    let mut shutdown = conn.notify.subscribe();
-    let Some(acceptor) = conn.tls.clone() else {
-        if conn.protocol == Protocol::Irc {
-            tracing::info!(%peer, transport = "plain", "connected");
+///
+/// Only the plaintext IRC path runs inline: the TLS and HTTP paths are boxed, so the task
+/// of every idle plaintext connection is no larger than its session needs (their futures,
+/// a handshake's or hyper's, are several kilobytes).
+async fn serve(stream: TcpStream, conn: Accepted) {
+    let shutdown = conn.notify.subscribe();
+    match (&conn.tls, conn.protocol) {
+        (None, Protocol::Irc) => {
+            tracing::info!(peer = %conn.peer, transport = "plain", "connected");
+            crate::session::run(stream, conn.peer, Transport::Plain, conn.ctx, shutdown).await;
         }
-        conn.run(stream, shutdown).await;
+        (None, Protocol::Http) => Box::pin(conn.run(stream, shutdown)).await,
+        (Some(_), _) => Box::pin(serve_tls(stream, conn, shutdown)).await,
+    }
+}
+
+/// The TLS handshake, then the listener's protocol over TLS.
+async fn serve_tls(stream: TcpStream, mut conn: Accepted, mut shutdown: broadcast::Receiver<()>) {
+    let peer = conn.peer;
+    let Some(acceptor) = conn.tls.clone() else {
         return;
     };
     let handshake = conn.handshake.take();

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::broadcast;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::FramedRead;
@@ -28,6 +28,8 @@ use crate::state::ClientId;
 
 /// How long a nick-only (telnet) client may idle before registration completes anyway.
 const NICK_ONLY_GRACE: Duration = Duration::from_secs(2);
+/// The read buffer a connection starts with.
+const READ_BUFFER: usize = 512;
 /// How long the final lines of a closing connection may take to reach the client.
 const CLOSE_FLUSH: Duration = Duration::from_secs(5);
 
@@ -312,20 +314,25 @@ impl Session {
 }
 
 /// Serves one byte-stream connection (TCP, TLS) until it quits, fails, times out or the
-/// server shuts down.
-pub async fn run<S>(
+/// server shuts down. (A plain function returning the session's future, so no wrapper
+/// future of its own adds to every connection's size.)
+pub fn run<S>(
     stream: S,
     peer: SocketAddr,
     transport: Transport,
     ctx: Ctx,
     shutdown: broadcast::Receiver<()>,
-) where
+) -> impl Future<Output = ()> + Send
+where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, writer) = tokio::io::split(stream);
-    let lines = FramedRead::new(
+    // A small read buffer to start with: most lines are short, and an idle connection
+    // keeps this buffer (it grows for long lines).
+    let lines = FramedRead::with_capacity(
         reader,
         LineCodec::new(ctx.settings.max_line_bytes + crate::tags::MAX_CLIENT_TAG_BYTES),
+        READ_BUFFER,
     );
     serve(
         lines,
@@ -335,7 +342,6 @@ pub async fn run<S>(
         ctx,
         shutdown,
     )
-    .await;
 }
 
 /// Serves one connection given as a stream of input lines and a writer that drains the
@@ -424,7 +430,9 @@ pub async fn serve<L, W, F>(
                 flood.charge(read_at);
                 ping_deadline = read_at + settings.ping_interval;
                 awaiting_pong = false;
-                let flow = replying(owner, session.handle(inbound)).await;
+                // Boxed: a command's future (SEARCH, CHATHISTORY…) is large, and kept inline
+                // it would make every idle connection's future that large too.
+                let flow = Box::pin(replying(owner, session.handle(inbound))).await;
                 for _ in 0..std::mem::take(&mut session.extra_cost) {
                     flood.charge(read_at);
                 }
@@ -490,21 +498,42 @@ fn display_host(peer: SocketAddr) -> String {
     }
 }
 
+/// Most bytes gathered into one write when several lines are queued.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// Drains the outbox to the socket. A lone line is written as it is; lines queued together
+/// are gathered into one buffer and one write, which is freed afterwards, so an idle
+/// connection holds no output buffer (see README, "Limits and safety", for the memory per
+/// connection).
 async fn write_loop<W: AsyncWrite>(writer: W, mut rx: OutboxReceiver) {
-    let out = BufWriter::with_capacity(16 * 1024, writer);
-    tokio::pin!(out);
-    while let Some(msg) = rx.recv().await {
-        if out.write_all(&msg).await.is_err() {
-            return;
-        }
-        while let Some(more) = rx.try_recv() {
-            if out.write_all(&more).await.is_err() {
-                return;
+    tokio::pin!(writer);
+    while let Some(first) = rx.recv().await {
+        let written = match rx.try_recv() {
+            None => writer.write_all(&first).await,
+            Some(second) => {
+                let mut batch = Vec::with_capacity((first.len() + second.len()) * 4);
+                batch.extend_from_slice(&first);
+                batch.extend_from_slice(&second);
+                let mut result = Ok(());
+                while let Some(more) = rx.try_recv() {
+                    if batch.len() + more.len() > WRITE_BATCH {
+                        result = writer.write_all(&batch).await;
+                        batch.clear();
+                        if result.is_err() {
+                            break;
+                        }
+                    }
+                    batch.extend_from_slice(&more);
+                }
+                match result {
+                    Ok(()) => writer.write_all(&batch).await,
+                    err => err,
+                }
             }
-        }
-        if out.flush().await.is_err() {
+        };
+        if written.is_err() || writer.flush().await.is_err() {
             return;
         }
     }
-    let _ = out.shutdown().await;
+    let _ = writer.shutdown().await;
 }
