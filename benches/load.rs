@@ -103,9 +103,12 @@ struct Opts {
     idle_clients: usize,
     #[arg(long, default_value_t = 2000)]
     connect_clients: usize,
-    /// Registrations in flight at once in `connect` (and while setting up the others).
-    #[arg(long, default_value_t = 50)]
+    /// Registrations in flight at once while setting up clients (`idle`, `fanout`, …).
+    #[arg(long, default_value_t = 200)]
     parallel: usize,
+    /// Registrations in flight at once in `connect`.
+    #[arg(long, default_value_t = 50)]
+    connect_parallel: usize,
     /// WebSocket clients in `ws-fanout` (the same load also runs over TCP beside it).
     #[arg(long, default_value_t = 1000)]
     ws_clients: usize,
@@ -122,6 +125,10 @@ struct Opts {
     /// Give up on missing deliveries after this many seconds without progress.
     #[arg(long, default_value_t = 15)]
     stall_secs: u64,
+    /// Serve DNS on this UDP address, answering every query "no such name" at once, and
+    /// nothing else (for daemons that insist on reverse lookups: benches/compare.sh).
+    #[arg(long)]
+    dns_stub: Option<String>,
     /// Tiny parameters, for CI: every scenario runs in a second or two.
     #[arg(long)]
     tiny: bool,
@@ -141,6 +148,9 @@ fn main() {
             .collect();
         print!("{}", report::summary(&records));
         return;
+    }
+    if let Some(addr) = &o.dns_stub {
+        dns_stub(addr);
     }
     if o.tiny {
         (o.fanout_clients, o.fanout_senders, o.fanout_messages) = (10, 3, 20);
@@ -425,8 +435,11 @@ fn idle(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record) {
 fn connect(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record) {
     let cpu0 = t.cpu();
     let q = sys::Quiet::now(&[t.pid, std::process::id()]);
-    let (ok, failed, wall) =
-        rt.block_on(scenarios::connect(&t.addr, o.connect_clients, o.parallel));
+    let (ok, failed, wall) = rt.block_on(scenarios::connect(
+        &t.addr,
+        o.connect_clients,
+        o.connect_parallel,
+    ));
     let cpu = t.cpu() - cpu0;
     judge(o, t, &q, rec);
     rec.set("clients", o.connect_clients as f64);
@@ -489,5 +502,25 @@ fn history(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record)
             rec.ok = false;
             rec.notes.push_str(&format!("{e}; "));
         }
+    }
+}
+
+/// Answers every DNS query on `addr` with NXDOMAIN, forever.
+fn dns_stub(addr: &str) -> ! {
+    let sock = std::net::UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind {addr}: {e}"));
+    let mut buf = [0u8; 1500];
+    loop {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        if n < 12 {
+            continue;
+        }
+        let mut reply = buf[..n].to_vec();
+        // QR, the opcode and RD as asked, RA, RCODE 3 (no such name); no answers.
+        reply[2] = 0x80 | (buf[2] & 0x79);
+        reply[3] = 0x80 | 3;
+        reply[6..12].fill(0);
+        let _ = sock.send_to(&reply, from);
     }
 }

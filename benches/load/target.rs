@@ -89,10 +89,11 @@ impl Target {
         std::thread::spawn(move || for _ in stderr.lines() {});
         let pid = child.id();
         Ok(Target {
-            name: if o.tmpfs {
-                "linechat (tmpfs)".into()
-            } else {
-                "linechat".into()
+            name: match (o.tmpfs, o.index_off) {
+                (false, false) => "linechat".into(),
+                (true, false) => "linechat (tmpfs)".into(),
+                (false, true) => "linechat (index off)".into(),
+                (true, true) => "linechat (tmpfs, index off)".into(),
             },
             addr: addr.unwrap(),
             ws_addr,
