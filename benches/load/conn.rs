@@ -191,7 +191,31 @@ pub async fn open(addr: &str, transport: Transport) -> io::Result<(Reader, Write
 
 /// Connects and registers as `nick` (or `nick_N` while the server answers 433), optionally
 /// requesting capabilities first; returns once the server sent 001, with the nick given.
+/// An attempt that gets no 001 within 10 s (a daemon with a short listen backlog can leave
+/// a connection half-open) is abandoned and tried again, three times in all.
 pub async fn register(
+    addr: &str,
+    transport: Transport,
+    nick: &str,
+    caps: &str,
+) -> io::Result<(Reader, Writer, String)> {
+    let mut last = io::Error::other("no attempt");
+    for _ in 0..3 {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            register_once(addr, transport, nick, caps),
+        )
+        .await
+        {
+            Ok(Ok(c)) => return Ok(c),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = io::Error::other("no 001 within 10 s"),
+        }
+    }
+    Err(last)
+}
+
+async fn register_once(
     addr: &str,
     transport: Transport,
     nick: &str,
