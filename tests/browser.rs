@@ -3,40 +3,19 @@
 //! `node`, `npm` and `/usr/bin/chromium`; CI installs them (`.ci/run`), elsewhere the test is
 //! skipped when one is missing. Screenshots go to target/screenshots/.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 /// Whether node, npm and Chromium are here; CI must have them, elsewhere the test is skipped.
 fn browser_available() -> bool {
-    let missing: Vec<&str> = [
-        ("node", have("node")),
-        ("npm", have("npm")),
-        (CHROMIUM, Path::new(CHROMIUM).exists()),
-    ]
-    .into_iter()
-    .filter(|(_, ok)| !ok)
-    .map(|(name, _)| name)
-    .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must install {} for the browser tests (apt-get install chromium nodejs npm)",
-        missing.join(", ")
-    );
-    eprintln!("skipping: {} not installed", missing.join(", "));
-    false
+    common::tools_present(
+        &["node", "npm", CHROMIUM],
+        "apt-get install chromium nodejs npm",
+    )
 }
 
 fn run(cmd: &mut Command, what: &str) -> String {

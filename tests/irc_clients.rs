@@ -10,38 +10,17 @@ use std::time::{Duration, Instant};
 use common::{GUARD, TestServer};
 use tls_support::{TestCa, start_tls_server};
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 /// Whether irssi and tmux are here; CI must have them, elsewhere the test is skipped.
 fn irssi_available() -> bool {
-    if have("irssi") && have("tmux") {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must install irssi and tmux"
-    );
-    eprintln!("skipping: irssi or tmux is not installed");
-    false
+    common::tools_present(&["irssi", "tmux"], "apt-get install irssi tmux")
 }
 
 /// Whether weechat-headless is here; CI must have it, elsewhere the test is skipped.
 fn weechat_available() -> bool {
-    if have("weechat-headless") {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must install weechat-headless"
-    );
-    eprintln!("skipping: weechat-headless is not installed");
-    false
+    common::tools_present(
+        &["weechat-headless"],
+        "apt-get install weechat-headless weechat-plugins",
+    )
 }
 
 /// A tmux server of our own, so tests never touch a user's sessions.

@@ -418,16 +418,6 @@ fn with_the_index_off_nothing_is_indexed_search_says_so_and_health_is_ready() {
     assert_eq!(json["ready"], true);
 }
 
-/// The HTTPS address the server logged ("web client at https://ADDR/").
-fn https_addr(server: &TestServer) -> SocketAddr {
-    let line = server.log.wait_for("web client at https://");
-    line.split("web client at https://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-}
-
 #[test]
 fn https_serves_the_page_and_secure_websockets_with_the_reloadable_certificate() {
     use tls_support::{TestCa, TlsClient};
@@ -441,7 +431,7 @@ fn https_serves_the_page_and_secure_websockets_with_the_reloadable_certificate()
         &key,
         &["--https-listen", "127.0.0.1:0"],
     );
-    let addr = https_addr(&server);
+    let addr = server.web_addr("https");
     let tls = TlsClient::connect_tls(addr, ca.client_config_any());
     assert_eq!(tls.server_cert(), first.der);
     let stream = tls.into_stream();

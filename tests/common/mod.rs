@@ -197,8 +197,14 @@ impl TestServer {
 
     /// The HTTP address the server logged ("web client at http://ADDR/").
     pub fn http_addr(&self) -> SocketAddr {
-        let line = self.log.wait_for("web client at http://");
-        line.split("web client at http://")
+        self.web_addr("http")
+    }
+
+    /// The web address the server logged for `scheme` (`http`, `https`).
+    pub fn web_addr(&self, scheme: &str) -> SocketAddr {
+        let needle = format!("web client at {scheme}://");
+        let line = self.log.wait_for(&needle);
+        line.split(&needle)
             .nth(1)
             .and_then(|rest| rest.split('/').next())
             .and_then(|a| a.parse().ok())
@@ -432,4 +438,34 @@ pub fn run_to_exit(mut cmd: Command) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Whether every tool a test drives is here: a command on the PATH, or an absolute path.
+/// Under `CI` a missing one fails the test (CI must install it: `hint`); elsewhere the test
+/// is skipped with a note.
+pub fn tools_present(tools: &[&str], hint: &str) -> bool {
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|tool| {
+            if tool.starts_with('/') {
+                !Path::new(tool).exists()
+            } else {
+                !Command::new("sh")
+                    .args(["-c", &format!("command -v {tool}")])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            }
+        })
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must install {} ({hint})",
+        missing.join(", ")
+    );
+    eprintln!("skipping: {} not installed", missing.join(", "));
+    false
 }
