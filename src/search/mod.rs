@@ -19,6 +19,7 @@
 
 pub mod analyzer;
 pub mod cli;
+pub mod compile;
 pub mod error;
 pub mod exclude;
 pub mod health;
