@@ -186,10 +186,13 @@ impl LiveIndex {
                     changed = ticks.changed() => if changed.is_err() { break },
                     _ = self.inner.wake.notified() => {}
                 }
+                // Rows are coalesced into one commit per interval, unless a search is
+                // waiting for them.
                 let wait = cfg.commit_interval.saturating_sub(started.elapsed());
                 tokio::select! {
                     _ = &mut shutdown => break,
                     _ = tokio::time::sleep(wait) => {}
+                    _ = self.inner.hurry.notified() => {}
                 }
             } else {
                 let until = Instant::now() + backoff;
