@@ -2,8 +2,9 @@
 //!
 //! Generic over the transport: [`run`] takes any `AsyncRead + AsyncWrite` stream (plaintext
 //! TCP, TLS) and [`serve`] any stream of input lines with a writer (WebSocket frames), so
-//! every transport runs the same code. Reading, timers and shutdown are multiplexed in one loop; output goes through the
-//! client's [`Outbox`], drained to the socket by a separate writer task.
+//! every transport runs the same code. Reading, timers and shutdown are multiplexed in one
+//! loop; output goes through the client's [`Outbox`], drained to the socket by a separate
+//! writer task.
 
 use std::future::Future;
 use std::net::SocketAddr;
