@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use chrono::Utc;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::names::{archive_file_name, room_key};
 
@@ -38,16 +38,21 @@ pub enum ArchiveError {
     Closed,
 }
 
-/// What happens once a row is safely written: delivery to the room, given the row's
-/// timestamp as written (`2026-11-23T10:15:30.123Z`) and in milliseconds.
-pub type Delivery = Box<dyn FnOnce(&str, i64) + Send>;
+/// What the writer does with a room message once its row is written, or could not be:
+/// both run on the writer thread, in acceptance order, after the batch's rows are written.
+pub trait Delivery: Send {
+    /// The row is in the file, stamped `stamp` (`2026-11-23T10:15:30.123Z`) and `millis`:
+    /// deliver the message.
+    fn written(self: Box<Self>, stamp: &str, millis: i64);
+    /// The row is not in the file: nobody may receive the message.
+    fn failed(self: Box<Self>, error: ArchiveError);
+}
 
 struct Job {
     room: String,
     user: String,
     text: String,
-    deliver: Delivery,
-    done: oneshot::Sender<Result<(), ArchiveError>>,
+    delivery: Box<dyn Delivery>,
     /// When the job was handed over, for the write-latency metric.
     queued: std::time::Instant,
 }
@@ -119,29 +124,21 @@ impl Archive {
         &self.dir
     }
 
-    /// Appends a room message; `deliver` runs after the row is written, in acceptance order.
-    /// On error nothing was delivered and the row is not in the file.
-    pub async fn append(
-        &self,
-        room: &str,
-        user: &str,
-        text: &str,
-        deliver: Delivery,
-    ) -> Result<(), ArchiveError> {
-        let (done, result) = oneshot::channel();
+    /// Hands a room message to the writer, waiting only while the writer's queue is full:
+    /// `delivery` runs once the row is written (or could not be), in acceptance order.
+    pub async fn append(&self, room: &str, user: &str, text: &str, delivery: Box<dyn Delivery>) {
         let job = Job {
             room: room.to_string(),
             user: user.to_string(),
             text: text.to_string(),
-            deliver,
-            done,
+            delivery,
             queued: std::time::Instant::now(),
         };
-        self.tx
-            .send(Request::Append(job))
-            .await
-            .map_err(|_| ArchiveError::Closed)?;
-        result.await.map_err(|_| ArchiveError::Closed)?
+        if let Err(mpsc::error::SendError(Request::Append(job))) =
+            self.tx.send(Request::Append(job)).await
+        {
+            job.delivery.failed(ArchiveError::Closed);
+        }
     }
 
     /// Closes every file so the next row reopens it: what logrotate needs after a rename.
@@ -189,6 +186,13 @@ impl Writer {
                     }
                     Request::Close => {
                         self.write_batch(&mut batch);
+                        // Whatever raced the close is refused, so its senders hear of it.
+                        rx.close();
+                        while let Ok(req) = rx.try_recv() {
+                            if let Request::Append(job) = req {
+                                job.delivery.failed(ArchiveError::Closed);
+                            }
+                        }
                         return;
                     }
                 }
@@ -268,20 +272,24 @@ impl Writer {
         }
         let metrics = crate::metrics::get();
         metrics.messages_archived.inc_by(ok_rows);
-        for ((job, (stamp, millis)), failure) in batch.drain(..).zip(&stamps).zip(failed) {
-            let result = match failure {
-                None => {
-                    crate::metrics::observe(&metrics.archive_write_seconds, job.queued.elapsed());
-                    (job.deliver)(stamp, *millis);
-                    Ok(())
+        // Each recipient's writer is woken once for the whole batch.
+        crate::outbox::batched_wakes(|| {
+            for ((job, (stamp, millis)), failure) in batch.drain(..).zip(&stamps).zip(failed) {
+                match failure {
+                    None => {
+                        crate::metrics::observe(
+                            &metrics.archive_write_seconds,
+                            job.queued.elapsed(),
+                        );
+                        job.delivery.written(stamp, *millis);
+                    }
+                    Some(msg) => job.delivery.failed(ArchiveError::Write {
+                        path: self.dir.join(archive_file_name(&job.room)),
+                        source: std::io::Error::other(msg),
+                    }),
                 }
-                Some(msg) => Err(ArchiveError::Write {
-                    path: self.dir.join(archive_file_name(&job.room)),
-                    source: std::io::Error::other(msg),
-                }),
-            };
-            let _ = job.done.send(result);
-        }
+            }
+        });
     }
 
     /// The last row's time in a room's current file (`i64::MIN` if none can be read).

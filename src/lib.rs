@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod flood;
 pub mod history;
+pub mod inflight;
 pub mod limits;
 pub mod logdir;
 pub mod logging;

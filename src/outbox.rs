@@ -9,6 +9,7 @@
 //! soft sendq does, so a big answer (LIST, WHO, CHATHISTORY) never costs the asker its
 //! connection and memory stays bounded by one command's answer.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -24,6 +25,26 @@ pub const SOFT_SENDQ: usize = 16 * 1024;
 tokio::task_local! {
     /// The outbox whose client's command is being handled on this task.
     static REPLYING: usize;
+}
+
+thread_local! {
+    /// While [`batched_wakes`] runs on this thread: the queues that gained lines and whose
+    /// writers are still to be woken.
+    static DEFERRED: RefCell<Option<Vec<Arc<Shared>>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, which queues lines to many clients (the deliveries of one archive batch),
+/// waking each client's writer once at the end instead of once per line: a recipient of
+/// nine messages in the batch is woken once and writes them with one call.
+pub fn batched_wakes<R>(f: impl FnOnce() -> R) -> R {
+    let outer = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
+    let result = f();
+    let woken = DEFERRED.with(|d| std::mem::replace(&mut *d.borrow_mut(), outer));
+    for shared in woken.into_iter().flatten() {
+        shared.wake_pending.store(false, Ordering::Relaxed);
+        shared.ready.notify_one();
+    }
+    result
 }
 
 /// Runs `fut` (the handling of one client line) so that what it queues to the client's
@@ -72,6 +93,8 @@ struct Shared {
     lines: Mutex<Lines>,
     /// Signalled when a line is queued or the last sender goes.
     ready: Notify,
+    /// A wake-up of the writer is pending at the end of a [`batched_wakes`] scope.
+    wake_pending: AtomicBool,
     /// Bytes of others' lines not yet written: held to `limit`.
     queued: AtomicUsize,
     /// Bytes of replies to the client's own commands not yet written.
@@ -111,6 +134,7 @@ impl Outbox {
                 ..Lines::default()
             }),
             ready: Notify::new(),
+            wake_pending: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
             own: AtomicUsize::new(0),
             drained: Notify::new(),
@@ -251,8 +275,9 @@ impl Shared {
         self.lines.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a line and wakes the writer; false once the receiver is gone.
-    fn push(&self, queued: Queued) -> bool {
+    /// Queues a line and wakes the writer (at the end of the current [`batched_wakes`]
+    /// scope, if one runs); false once the receiver is gone.
+    fn push(self: &Arc<Self>, queued: Queued) -> bool {
         {
             let mut lines = self.lock();
             if lines.closed {
@@ -260,7 +285,18 @@ impl Shared {
             }
             lines.queue.push_back(queued);
         }
-        self.ready.notify_one();
+        let deferred = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+            Some(woken) => {
+                if !self.wake_pending.swap(true, Ordering::Relaxed) {
+                    woken.push(self.clone());
+                }
+                true
+            }
+            None => false,
+        });
+        if !deferred {
+            self.ready.notify_one();
+        }
         true
     }
 

@@ -54,6 +54,12 @@ pub async fn captured<F: Future>(owner: usize, fut: F) -> (F::Output, Vec<Bytes>
     (out, lines)
 }
 
+/// Whether the running task is capturing the replies of the client whose outbox is
+/// `owner` (it is handling a labeled line from that client).
+pub(crate) fn capturing(owner: usize) -> bool {
+    CAPTURE.try_with(|c| c.owner == owner).unwrap_or(false)
+}
+
 /// A batch reference tag unique within the server's life.
 pub fn batch_id() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(1);

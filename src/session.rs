@@ -22,6 +22,7 @@ use crate::codec::{Inbound, LineCodec};
 use crate::command::{Command, Flow};
 use crate::context::Ctx;
 use crate::flood::FloodGate;
+use crate::inflight::InFlight;
 use crate::message::{Message, ParseError, line};
 use crate::metrics::Transport;
 use crate::outbox::{Outbox, OutboxReceiver, SOFT_SENDQ, replying};
@@ -33,6 +34,8 @@ const NICK_ONLY_GRACE: Duration = Duration::from_secs(2);
 const READ_BUFFER: usize = 512;
 /// How long the final lines of a closing connection may take to reach the client.
 const CLOSE_FLUSH: Duration = Duration::from_secs(5);
+/// The session timer's setting when no deadline is pending.
+const FAR: Duration = Duration::from_secs(24 * 3600);
 
 /// A client's protocol state; command modules read and change it.
 pub struct Session {
@@ -61,6 +64,9 @@ pub struct Session {
     /// Lines of flood control the command being handled costs beyond its own line (see
     /// [`Session::charge_targets`]); charged after each line.
     pub extra_cost: u32,
+    /// Room messages handed to the archive and not yet delivered: every other command
+    /// waits for them (see [`crate::inflight`]).
+    pub in_flight: InFlight,
 }
 
 impl Session {
@@ -167,6 +173,9 @@ impl Session {
 
     async fn handle(&mut self, inbound: Inbound) -> Flow {
         let max = self.ctx.settings.max_line_bytes;
+        if !matches!(inbound, Inbound::Line(_)) {
+            self.in_flight.settle().await;
+        }
         let (text, utf8) = match inbound {
             Inbound::Line(text) => (text, true),
             Inbound::TooLong => {
@@ -187,6 +196,11 @@ impl Session {
         } else {
             0
         };
+        let msg = Message::parse(&text);
+        if !matches!(&msg, Ok(Some(m)) if m.command == "PRIVMSG" || m.command == "NOTICE") {
+            // Only messages run beside the client's messages in flight (see `dispatch`).
+            self.in_flight.settle().await;
+        }
         if tag_bytes > crate::tags::MAX_CLIENT_TAG_BYTES {
             self.numeric(
                 "417",
@@ -206,7 +220,7 @@ impl Session {
             );
             return Flow::Continue;
         }
-        let msg = match Message::parse(&text) {
+        let msg = match msg {
             Ok(Some(msg)) => {
                 tracing::debug!(
                     client = self.id,
@@ -276,6 +290,7 @@ impl Session {
         let command = match Command::parse(&msg) {
             Ok(c) => c,
             Err(reject) => {
+                self.in_flight.settle().await;
                 if !self.registered
                     && !reject.before_registration
                     && let Some(flow) = self.register_or_refuse()
@@ -291,6 +306,10 @@ impl Session {
             && let Some(flow) = self.register_or_refuse()
         {
             return flow;
+        }
+        if !command.pipelines() {
+            // Answered, and its effects seen, after the client's messages in flight.
+            self.in_flight.settle().await;
         }
         if !self.pinged && command.marks_irc_client(self.registered) {
             tracing::debug!(client = self.id, "an IRC client: pinged when silent");
@@ -379,6 +398,7 @@ pub async fn serve<L, W, F>(
         pinged: false,
         bot: false,
         extra_cost: 0,
+        in_flight: InFlight::default(),
     };
     let settings = &ctx.settings;
     let registration_deadline = Instant::now() + settings.registration_timeout;
@@ -388,68 +408,37 @@ pub async fn serve<L, W, F>(
     let mut flood = FloodGate::new(settings.flood_burst, settings.flood_rate);
     // Whether the next line read waited for the flood gate (for the metric).
     let mut paced = false;
-
+    // One timer for every deadline (flood pacing, nick-only grace, registration, ping),
+    // and the shutdown and close signals, made once and kept across lines: re-creating
+    // them for every line read was most of a chatty connection's per-line cost. The timer
+    // is moved only when a deadline comes *earlier* than it is set for; a deadline that
+    // moved later (the ping deadline, on every line) is found when it fires, and it is
+    // set again for what is then due.
     let owner = outbox.owner_key();
-    let reason: String = loop {
-        let now = Instant::now();
-        let throttled = flood.wait_until(now);
-        if flood.report(now) {
-            tracing::info!(client = id, %peer, "flood control: input paced");
-        }
-        // Soft sendq: while the answers to its own commands are unread, the client's next
-        // command waits (see `outbox`); others' traffic keeps the hard limit.
-        let backlogged = outbox.own_backlog() >= SOFT_SENDQ;
-        tokio::select! {
-            _ = shutdown.recv() => {
-                outbox.send_final(line("", "ERROR", &[], Some("Server shutting down")));
-                break "Server shutting down".into();
+    // (A block, so the pinned futures borrowing the outbox end with the loop.)
+    let reason: String = {
+        let timer = sleep_until(Instant::now() + FAR);
+        tokio::pin!(timer);
+        let mut timer_at = Instant::now() + FAR;
+        let shutting_down = shutdown.recv();
+        tokio::pin!(shutting_down);
+        let closed = outbox.closed();
+        tokio::pin!(closed);
+
+        loop {
+            let now = Instant::now();
+            let throttled = flood.wait_until(now);
+            if flood.report(now) {
+                tracing::info!(client = id, %peer, "flood control: input paced");
             }
-            closing = outbox.closed() => {
-                outbox.send_final(line("", "ERROR", &[], Some(&closing.error)));
-                break closing.reason;
-            }
-            // While throttled, input stays unread until the flood gate opens.
-            _ = sleep_until(throttled.unwrap_or(now)), if throttled.is_some() => {
+            if let Some(at) = throttled {
                 paced = true;
+                if at < timer_at {
+                    timer.as_mut().reset(at);
+                    timer_at = at;
+                }
             }
-            _ = outbox.replies_drained(), if backlogged => {}
-            item = lines.next(), if throttled.is_none() && !backlogged => {
-                let inbound = match item {
-                    None => break "Connection closed".into(),
-                    Some(Err(e)) => break format!("Read error: {e}"),
-                    Some(Ok(Inbound::Alive)) => {
-                        ping_deadline = Instant::now() + settings.ping_interval;
-                        awaiting_pong = false;
-                        continue;
-                    }
-                    Some(Ok(inbound)) => inbound,
-                };
-                if std::mem::take(&mut paced) {
-                    crate::metrics::get().flood_paced_lines.inc();
-                }
-                let read_at = Instant::now();
-                flood.charge(read_at);
-                ping_deadline = read_at + settings.ping_interval;
-                awaiting_pong = false;
-                // Boxed: a command's future (SEARCH, CHATHISTORY…) is large, and kept inline
-                // it would make every idle connection's future that large too.
-                let flow = Box::pin(replying(owner, session.handle(inbound))).await;
-                for _ in 0..std::mem::take(&mut session.extra_cost) {
-                    flood.charge(read_at);
-                }
-                match flow {
-                    Flow::Continue => {}
-                    Flow::Close(reason) => {
-                        let text = format!("Closing link: {} ({reason})", session.target());
-                        outbox.send_final(line("", "ERROR", &[], Some(&text)));
-                        break reason;
-                    }
-                }
-                grace = (!session.registered && session.nick.is_some() && session.user.is_none()
-                    && !session.cap_negotiating)
-                    .then(|| grace.unwrap_or_else(|| Instant::now() + NICK_ONLY_GRACE));
-            }
-            _ = sleep_until(grace.unwrap_or_else(Instant::now)), if grace.is_some() => {
+            if grace.is_some_and(|at| at <= now) {
                 grace = None;
                 if let Some(reason) = session.try_register(true) {
                     let text = format!("Closing link: {} ({reason})", session.target());
@@ -457,22 +446,99 @@ pub async fn serve<L, W, F>(
                     break reason;
                 }
             }
-            _ = sleep_until(registration_deadline), if !session.registered => {
-                outbox.send_final(line("", "ERROR", &[], Some("Closing link: registration timed out")));
+            if !session.registered && registration_deadline <= now {
+                outbox.send_final(line(
+                    "",
+                    "ERROR",
+                    &[],
+                    Some("Closing link: registration timed out"),
+                ));
                 break "Registration timed out".into();
             }
-            _ = sleep_until(ping_deadline), if session.registered && session.pinged => {
+            let pinging = session.registered && session.pinged;
+            if pinging && ping_deadline <= now {
                 if awaiting_pong {
                     outbox.send_final(line("", "ERROR", &[], Some("Closing link: ping timeout")));
                     break "Ping timeout".into();
                 }
                 outbox.send(line("", "PING", &[], Some(&settings.server_name)));
                 awaiting_pong = true;
-                ping_deadline = Instant::now() + settings.ping_timeout;
+                ping_deadline = now + settings.ping_timeout;
+            }
+            let next = [
+                throttled,
+                grace,
+                (!session.registered).then_some(registration_deadline),
+                pinging.then_some(ping_deadline),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + FAR);
+            if next < timer_at || timer_at <= now {
+                timer.as_mut().reset(next);
+                timer_at = next;
+            }
+            // Soft sendq: while the answers to its own commands are unread, the client's next
+            // command waits (see `outbox`); others' traffic keeps the hard limit.
+            let backlogged = outbox.own_backlog() >= SOFT_SENDQ;
+            tokio::select! {
+                _ = &mut shutting_down => {
+                    outbox.send_final(line("", "ERROR", &[], Some("Server shutting down")));
+                    break "Server shutting down".into();
+                }
+                closing = &mut closed => {
+                    outbox.send_final(line("", "ERROR", &[], Some(&closing.error)));
+                    break closing.reason;
+                }
+                // Whatever fell due is handled at the top of the loop.
+                _ = &mut timer => {
+                    timer_at = Instant::now();
+                }
+                _ = outbox.replies_drained(), if backlogged => {}
+                // While throttled, input stays unread until the flood gate opens.
+                item = lines.next(), if throttled.is_none() && !backlogged => {
+                    let inbound = match item {
+                        None => break "Connection closed".into(),
+                        Some(Err(e)) => break format!("Read error: {e}"),
+                        Some(Ok(Inbound::Alive)) => {
+                            ping_deadline = Instant::now() + settings.ping_interval;
+                            awaiting_pong = false;
+                            continue;
+                        }
+                        Some(Ok(inbound)) => inbound,
+                    };
+                    if std::mem::take(&mut paced) {
+                        crate::metrics::get().flood_paced_lines.inc();
+                    }
+                    let read_at = Instant::now();
+                    flood.charge(read_at);
+                    ping_deadline = read_at + settings.ping_interval;
+                    awaiting_pong = false;
+                    // Boxed: a command's future (SEARCH, CHATHISTORY…) is large, and kept inline
+                    // it would make every idle connection's future that large too.
+                    let flow = Box::pin(replying(owner, session.handle(inbound))).await;
+                    for _ in 0..std::mem::take(&mut session.extra_cost) {
+                        flood.charge(read_at);
+                    }
+                    match flow {
+                        Flow::Continue => {}
+                        Flow::Close(reason) => {
+                            let text = format!("Closing link: {} ({reason})", session.target());
+                            outbox.send_final(line("", "ERROR", &[], Some(&text)));
+                            break reason;
+                        }
+                    }
+                    grace = (!session.registered && session.nick.is_some() && session.user.is_none()
+                        && !session.cap_negotiating)
+                        .then(|| grace.unwrap_or_else(|| Instant::now() + NICK_ONLY_GRACE));
+                }
             }
         }
     };
 
+    // The messages the client sent before it left reach the room before its QUIT.
+    let _ = tokio::time::timeout(CLOSE_FLUSH, session.in_flight.settle()).await;
     ctx.state.disconnect(id, &reason);
     let logged = crate::command::loggable_reason(&reason);
     tracing::info!(client = id, %peer, reason = %logged, "disconnected");

@@ -204,6 +204,13 @@ impl Command {
         })
     }
 
+    /// Commands handled while the client's earlier room messages are still being
+    /// archived: PRIVMSG and NOTICE, which wait themselves where they must (see
+    /// [`crate::inflight`]). Every other command waits for those messages first.
+    pub fn pipelines(&self) -> bool {
+        matches!(self, Command::Privmsg(_))
+    }
+
     /// Commands a client may send before it has registered.
     pub fn allowed_before_registration(&self) -> bool {
         matches!(
@@ -351,27 +358,44 @@ fn target_list(list: &str) -> Vec<String> {
 /// The display name of the room `target` names, if the sender (`prefix`) may speak there
 /// (PRIVMSG, NOTICE, TAGMSG). Otherwise the refusal is sent, unless `quiet` (NOTICE).
 fn speakable_room(s: &Session, prefix: &str, target: &str, quiet: bool) -> Option<String> {
-    let refuse = |code: &str, param: &str, text: &str| {
-        if !quiet {
-            s.numeric(code, &[param], text);
+    room_to_speak_in(s, prefix, target)
+        .map_err(|denied| {
+            if !quiet {
+                denied.report(s);
+            }
+        })
+        .ok()
+}
+
+/// Why a client may not send to a room, to report once its earlier lines are answered.
+enum Denied {
+    /// Neither a nick nor a room (401).
+    NoSuchTarget(String),
+    /// The room refused (`room_error`).
+    Room(String, RoomError),
+}
+
+impl Denied {
+    fn report(&self, s: &Session) {
+        match self {
+            Denied::NoSuchTarget(target) => s.numeric("401", &[target], "No such nick or room"),
+            Denied::Room(name, e) => room_error(s, name, e),
         }
-    };
+    }
+}
+
+/// The display name of the room `target` names if `s` may send to it (noting the activity
+/// for `+W`), or why not.
+fn room_to_speak_in(s: &Session, prefix: &str, target: &str) -> Result<String, Denied> {
     let Ok(name) = crate::names::canonical_room(target) else {
-        refuse("401", target, "No such nick or room");
-        return None;
+        return Err(Denied::NoSuchTarget(target.to_string()));
     };
     match s.ctx.state.speak_in(s.id, prefix, &name) {
-        Ok(room) => Some(room),
+        Ok(room) => Ok(room),
         Err(RoomError::NoSuchRoom) if !target.starts_with('#') => {
-            refuse("401", target, "No such nick or room");
-            None
+            Err(Denied::NoSuchTarget(target.to_string()))
         }
-        Err(e) => {
-            if !quiet {
-                room_error(s, &name, &e);
-            }
-            None
-        }
+        Err(e) => Err(Denied::Room(name, e)),
     }
 }
 

@@ -5,13 +5,23 @@
 //! The delivered line carries the archived time and the msgid derived from the row, so it
 //! looks the same live, replayed and searched.
 
+use bytes::Bytes;
 use tokio::sync::oneshot;
 
 use super::{Flow, Reject};
-use crate::caps::Cap;
+use crate::archive::{ArchiveError, Delivery};
+use crate::caps::{Cap, Caps};
+use crate::context::Ctx;
+use crate::inflight::{MAX_IN_FLIGHT, Ticket};
 use crate::message::{Message, line};
+use crate::outbox::Outbox;
 use crate::relay::{Relay, ephemeral_msgid};
 use crate::session::Session;
+use crate::state::ClientId;
+
+/// The text of `FAIL PRIVMSG ARCHIVE_FAILED`.
+const ARCHIVE_FAILED: &str =
+    "Message not delivered: the server could not write it to the room archive";
 
 /// `PRIVMSG <target>[,<target>...] <text>`; `MSG` is the same; `NOTICE` likewise.
 pub struct Privmsg {
@@ -65,6 +75,8 @@ impl Privmsg {
                 .strip_prefix(['@', '+'])
                 .filter(|r| r.starts_with('#'))
             {
+                // Delivered at once: after the sender's room messages still in flight.
+                s.in_flight.settle().await;
                 self.to_rank(s, &prefix, bot, &target[..1], room);
                 continue;
             }
@@ -72,6 +84,7 @@ impl Privmsg {
             if to_room {
                 self.to_room(s, &prefix, bot, target).await;
             } else {
+                s.in_flight.settle().await;
                 self.to_nick(s, &prefix, bot, target);
             }
         }
@@ -109,50 +122,60 @@ impl Privmsg {
         }
     }
 
-    async fn to_room(&self, s: &Session, prefix: &str, bot: bool, target: &str) {
-        let Some(room) = super::speakable_room(s, prefix, target, self.is_notice()) else {
-            return;
+    /// Hands a room message to the archive. Unless the line is labeled, the session goes on
+    /// reading while it is written: its delivery, the sender's echo and a failure's FAIL are
+    /// sent by the archive writer (see [`crate::inflight`]). A labeled line waits for the
+    /// outcome, so the echo or FAIL carries the label.
+    async fn to_room(&self, s: &mut Session, prefix: &str, bot: bool, target: &str) {
+        let room = match super::room_to_speak_in(s, prefix, target) {
+            Ok(room) => room,
+            Err(denied) => {
+                if !self.is_notice() {
+                    s.in_flight.settle().await;
+                    denied.report(s);
+                }
+                return;
+            }
         };
-        let msg = line(prefix, self.command, &[&room], Some(&self.text));
-        let ctx = s.ctx.clone();
-        let (id, room_for_delivery) = (s.id, room.clone());
-        let nick = s.target().to_string();
-        let (text, tags) = (self.text.clone(), self.client_tags.clone());
-        let (echo_tx, echo) = oneshot::channel();
-        let author = nick.clone();
-        let deliver = Box::new(move |stamp: &str, millis: i64| {
-            let msgid = crate::history::msgid(&room_for_delivery, millis, &author, &text);
-            let relay = Relay::at(msg, stamp.to_string())
-                .with_msgid(msgid)
-                .with_client_tags(tags)
-                .from_bot(bot);
-            ctx.state
-                .deliver_archived(&room_for_delivery, &relay, id, millis);
-            let _ = echo_tx.send(relay);
+        if s.in_flight.pending() >= MAX_IN_FLIGHT {
+            s.in_flight.settle().await;
+        }
+        let labeled = crate::reply::capturing(s.outbox.owner_key());
+        let echo = s.caps.has(Cap::EchoMessage).then_some(s.caps);
+        let (reply, outcome) = if labeled {
+            let (tx, rx) = oneshot::channel();
+            (Reply::Session(tx), Some(rx))
+        } else {
+            let outbox = s.outbox.clone();
+            (Reply::Outbox { outbox, echo }, None)
+        };
+        let message = Box::new(RoomMessage {
+            ctx: s.ctx.clone(),
+            sender: s.id,
+            room: room.clone(),
+            author: s.target().to_string(),
+            text: self.text.clone(),
+            line: line(prefix, self.command, &[&room], Some(&self.text)),
+            client_tags: self.client_tags.clone(),
+            bot,
+            command: self.command,
+            reply,
+            _ticket: s.in_flight.start(),
         });
-        match s
-            .ctx
+        s.ctx
             .archive
-            .append(&room, &nick, &self.text, deliver)
-            .await
-        {
-            Ok(()) => {
-                crate::metrics::get().messages_relayed.inc();
-                if s.caps.has(Cap::EchoMessage)
-                    && let Ok(relay) = echo.await
-                {
-                    s.send(relay.for_caps(s.caps));
+            .append(&room, s.target(), &self.text, message)
+            .await;
+        let Some(outcome) = outcome else { return };
+        match outcome.await {
+            Ok(Ok(relay)) => {
+                if let Some(caps) = echo {
+                    s.send(relay.for_caps(caps));
                 }
             }
-            Err(e) => {
-                tracing::error!(client = s.id, room = %room, error = %e, "message not archived");
+            Ok(Err(_)) | Err(_) => {
                 if !self.is_notice() {
-                    s.fail(
-                        self.command,
-                        "ARCHIVE_FAILED",
-                        &[&room],
-                        "Message not delivered: the server could not write it to the room archive",
-                    );
+                    s.fail(self.command, "ARCHIVE_FAILED", &[&room], ARCHIVE_FAILED);
                 }
             }
         }
@@ -180,6 +203,75 @@ impl Privmsg {
                 }
             }
             Err(_) => self.refuse(s, "401", &[target], "No such nick or room"),
+        }
+    }
+}
+
+/// A room message on its way through the archive writer, which runs its delivery.
+struct RoomMessage {
+    ctx: Ctx,
+    sender: ClientId,
+    /// The room's display name.
+    room: String,
+    /// The sender's nick, as archived.
+    author: String,
+    text: String,
+    /// The line as relayed, before tags.
+    line: Bytes,
+    client_tags: String,
+    bot: bool,
+    command: &'static str,
+    reply: Reply,
+    /// Counts the message in flight until it is delivered or refused.
+    _ticket: Ticket,
+}
+
+/// Where the outcome for the sender goes.
+enum Reply {
+    /// Straight to the sender's queue: its echo (echo-message, as its `Caps` render it)
+    /// or the FAIL.
+    Outbox { outbox: Outbox, echo: Option<Caps> },
+    /// Back to the session, answering a labeled line.
+    Session(oneshot::Sender<Result<Relay, ArchiveError>>),
+}
+
+impl Delivery for RoomMessage {
+    fn written(self: Box<Self>, stamp: &str, millis: i64) {
+        let msgid = crate::history::msgid(&self.room, millis, &self.author, &self.text);
+        let relay = Relay::at(self.line, stamp.to_string())
+            .with_msgid(msgid)
+            .with_client_tags(self.client_tags)
+            .from_bot(self.bot);
+        self.ctx
+            .state
+            .deliver_archived(&self.room, &relay, self.sender, millis);
+        crate::metrics::get().messages_relayed.inc();
+        match self.reply {
+            Reply::Outbox {
+                outbox,
+                echo: Some(caps),
+            } => {
+                outbox.send(relay.for_caps(caps));
+            }
+            Reply::Outbox { echo: None, .. } => {}
+            Reply::Session(tx) => {
+                let _ = tx.send(Ok(relay));
+            }
+        }
+    }
+
+    fn failed(self: Box<Self>, error: ArchiveError) {
+        tracing::error!(client = self.sender, room = %self.room, error = %error, "message not archived");
+        match self.reply {
+            Reply::Outbox { outbox, .. } if self.command != "NOTICE" => {
+                let context = [self.command, "ARCHIVE_FAILED", &self.room];
+                let server = &self.ctx.settings.server_name;
+                outbox.send(line(server, "FAIL", &context, Some(ARCHIVE_FAILED)));
+            }
+            Reply::Outbox { .. } => {}
+            Reply::Session(tx) => {
+                let _ = tx.send(Err(error));
+            }
         }
     }
 }
