@@ -41,6 +41,8 @@ pub enum ArchiveError {
 /// What the writer does with a room message once its row is written, or could not be:
 /// both run on the writer thread, in acceptance order, after the batch's rows are written.
 pub trait Delivery: Send {
+    /// The row to write: room (display name), username and message text.
+    fn row(&self) -> [&str; 3];
     /// The row is in the file, stamped `stamp` (`2026-11-23T10:15:30.123Z`) and `millis`:
     /// deliver the message.
     fn written(self: Box<Self>, stamp: &str, millis: i64);
@@ -49,9 +51,7 @@ pub trait Delivery: Send {
 }
 
 struct Job {
-    room: String,
-    user: String,
-    text: String,
+    /// Holds the row too (see [`Delivery::row`]), so it is not copied for the writer.
     delivery: Box<dyn Delivery>,
     /// When the job was handed over, for the write-latency metric.
     queued: std::time::Instant,
@@ -124,13 +124,10 @@ impl Archive {
         &self.dir
     }
 
-    /// Hands a room message to the writer, waiting only while the writer's queue is full:
+    /// Hands a room message (its [`Delivery::row`]) to the writer, waiting only while the writer's queue is full:
     /// `delivery` runs once the row is written (or could not be), in acceptance order.
-    pub async fn append(&self, room: &str, user: &str, text: &str, delivery: Box<dyn Delivery>) {
+    pub async fn append(&self, delivery: Box<dyn Delivery>) {
         let job = Job {
-            room: room.to_string(),
-            user: user.to_string(),
-            text: text.to_string(),
             delivery,
             queued: std::time::Instant::now(),
         };
@@ -215,7 +212,7 @@ impl Writer {
         let stamps: Vec<(String, i64)> = batch
             .iter()
             .map(|job| {
-                let key = room_key(&job.room);
+                let key = room_key(job.delivery.row()[0]);
                 let last = match self.last_stamp.get(&key) {
                     Some(last) => *last,
                     None => self.file_last_stamp(&key),
@@ -235,14 +232,15 @@ impl Writer {
         let mut slots: HashMap<String, usize> = HashMap::new();
         let mut per_file: Vec<(String, csv::Writer<Vec<u8>>, Vec<usize>)> = Vec::new();
         for (i, job) in batch.iter().enumerate() {
-            let key = room_key(&job.room);
+            let key = room_key(job.delivery.row()[0]);
             let slot = *slots.entry(key.clone()).or_insert_with(|| {
                 per_file.push((key, row_writer(), Vec::new()));
                 per_file.len() - 1
             });
             let (_, rows, jobs) = &mut per_file[slot];
             // Writing to memory cannot fail.
-            rows.write_record([&stamps[i].0, &job.user, &job.text])
+            let [_, user, text] = job.delivery.row();
+            rows.write_record([stamps[i].0.as_str(), user, text])
                 .expect("csv to memory");
             jobs.push(i);
         }
@@ -283,10 +281,11 @@ impl Writer {
                         );
                         job.delivery.written(stamp, *millis);
                     }
-                    Some(msg) => job.delivery.failed(ArchiveError::Write {
-                        path: self.dir.join(archive_file_name(&job.room)),
-                        source: std::io::Error::other(msg),
-                    }),
+                    Some(msg) => {
+                        let path = self.dir.join(archive_file_name(job.delivery.row()[0]));
+                        let source = std::io::Error::other(msg);
+                        job.delivery.failed(ArchiveError::Write { path, source });
+                    }
                 }
             }
         });

@@ -162,10 +162,7 @@ impl Privmsg {
             reply,
             _ticket: s.in_flight.start(),
         });
-        s.ctx
-            .archive
-            .append(&room, s.target(), &self.text, message)
-            .await;
+        s.ctx.archive.append(message).await;
         let Some(outcome) = outcome else { return };
         match outcome.await {
             Ok(Ok(relay)) => {
@@ -236,6 +233,10 @@ enum Reply {
 }
 
 impl Delivery for RoomMessage {
+    fn row(&self) -> [&str; 3] {
+        [&self.room, &self.author, &self.text]
+    }
+
     fn written(self: Box<Self>, stamp: &str, millis: i64) {
         let msgid = crate::history::msgid(&self.room, millis, &self.author, &self.text);
         let relay = Relay::at(self.line, stamp.to_string())

@@ -345,7 +345,9 @@ impl Indexer {
             return Err("empty username".to_string());
         }
         let f = &self.fields;
-        let mut doc = TantivyDocument::new();
+        // Sized for this row (the default reserves 1 KiB per document).
+        let text_bytes = room.len() + 2 * user.len() + message.len() + file.len();
+        let mut doc = TantivyDocument::with_capacity(text_bytes + 128);
         doc.add_text(f.room, room);
         doc.add_text(f.user, user.to_lowercase());
         doc.add_text(f.user_display, user);

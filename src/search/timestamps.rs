@@ -23,6 +23,9 @@ const NAIVE_FORMATS: [&str; 4] = [
 /// no archive holds such a row, and the index cannot store it.
 pub fn parse_row_timestamp(s: &str) -> Option<i64> {
     let s = s.trim();
+    if let Some(ms) = parse_archive_stamp(s) {
+        return Some(ms).filter(|ms| (MIN_BOUND_MS..=MAX_BOUND_MS).contains(ms));
+    }
     let ms = match DateTime::parse_from_rfc3339(s) {
         Ok(t) => t.timestamp_millis(),
         Err(_) => NAIVE_FORMATS
@@ -33,9 +36,50 @@ pub fn parse_row_timestamp(s: &str) -> Option<i64> {
     (MIN_BOUND_MS..=MAX_BOUND_MS).contains(&ms).then_some(ms)
 }
 
-/// Formats UTC milliseconds the way the archive does: `2026-11-23T10:15:30.123Z`.
+/// The archive's own layout, `2026-11-23T10:15:30.123Z`, read without a general parser
+/// (every archived row has it); `None` for anything else, left to the general parsers.
+fn parse_archive_stamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 24 || &b[4..5] != b"-" || &b[7..8] != b"-" || &b[10..11] != b"T" {
+        return None;
+    }
+    if &b[13..14] != b":" || &b[16..17] != b":" || &b[19..20] != b"." || &b[23..] != b"Z" {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let second = num(17..19).filter(|s| *s < 60)?;
+    let date = NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)?;
+    let time = date.and_hms_milli_opt(num(11..13)?, num(14..16)?, second, num(20..23)?)?;
+    Some(time.and_utc().timestamp_millis())
+}
+
+/// Formats UTC milliseconds the way the archive does: `2026-11-23T10:15:30.123Z`. (Written
+/// digit by digit: the archive writer stamps every row with it.)
 pub fn format_millis(ms: i64) -> String {
+    use chrono::{Datelike, Timelike};
     match Utc.timestamp_millis_opt(ms).single() {
+        Some(t) if (0..=9999).contains(&t.year()) => {
+            let mut out = String::with_capacity(24);
+            let mut put = |n: u32, width: u32, sep: char| {
+                for place in (0..width).rev() {
+                    let digit = (n / 10u32.pow(place)) % 10;
+                    out.push(char::from(b'0' + digit as u8));
+                }
+                out.push(sep);
+            };
+            put(t.year() as u32, 4, '-');
+            put(t.month(), 2, '-');
+            put(t.day(), 2, 'T');
+            put(t.hour(), 2, ':');
+            put(t.minute(), 2, ':');
+            put(t.second(), 2, '.');
+            put(t.timestamp_subsec_millis(), 3, 'Z');
+            out
+        }
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => ms.to_string(),
     }
@@ -207,6 +251,37 @@ fn bad_date(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_archive_layout_is_written_and_read_as_chrono_does() {
+        let mut ms: i64 = -2_208_988_800_000; // 1900-01-01
+        while ms < 7_258_118_400_000 {
+            // up to 2200, in uneven steps that visit every field's range
+            let chrono = Utc
+                .timestamp_millis_opt(ms)
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string();
+            assert_eq!(format_millis(ms), chrono);
+            assert_eq!(parse_archive_stamp(&chrono), Some(ms), "{chrono}");
+            assert_eq!(
+                DateTime::parse_from_rfc3339(&chrono)
+                    .unwrap()
+                    .timestamp_millis(),
+                ms
+            );
+            ms += 7_777_777_777 + ms.rem_euclid(997);
+        }
+        for other in [
+            "2026-02-30T00:00:00.000Z",
+            "2026-11-23T10:15:60.000Z",
+            "2026-11-23T10:15:30.123+00:00",
+            "2026-11-23 10:15:30.123Z",
+            "2026-11-23T1a:15:30.123Z",
+        ] {
+            assert_eq!(parse_archive_stamp(other), None, "{other}");
+        }
+    }
 
     #[test]
     fn bounds_outside_the_indexable_years_are_errors() {
