@@ -21,7 +21,7 @@ use crate::names::{archive_file_name, room_key};
 pub const HEADER: [&str; 3] = ["timestamp", "username", "message"];
 
 /// Most rows the writer takes in one batch.
-const MAX_BATCH: usize = 4096;
+const MAX_BATCH: usize = 512;
 /// Open file handles kept at most before all are closed and reopened on demand (fewer
 /// under a low descriptor limit: see [`crate::limits::archive_open_files`]).
 const MAX_OPEN_FILES: usize = 512;

@@ -70,6 +70,8 @@ pub struct WriterConfig {
     pub threads: usize,
     /// Total memory budget of the writer, in bytes (at least 15 MB per thread).
     pub memory_bytes: usize,
+    /// Index at a lower CPU priority than the chat (the server's live index).
+    pub background: bool,
 }
 
 impl WriterConfig {
@@ -79,6 +81,7 @@ impl WriterConfig {
         WriterConfig {
             threads,
             memory_bytes: 100_000_000 * threads,
+            background: false,
         }
     }
 
@@ -87,6 +90,7 @@ impl WriterConfig {
         WriterConfig {
             threads: 1,
             memory_bytes: 30_000_000,
+            background: true,
         }
     }
 }
@@ -121,9 +125,24 @@ impl Indexer {
         config: WriterConfig,
     ) -> Result<Self, IndexError> {
         let (index, fields) = open_index(index_dir, true)?;
-        let writer = index
-            .writer_with_num_threads(config.threads, config.memory_bytes)
-            .map_err(|e| writer_error(index_dir, e))?;
+        let make_writer = || index.writer_with_num_threads(config.threads, config.memory_bytes);
+        let writer = if config.background {
+            // Made on a thread of lower priority, whose priority tantivy's indexing, merging
+            // and compressing threads inherit: the server's indexing then yields the CPU
+            // to the chat when both want it.
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        crate::limits::lower_thread_priority();
+                        make_writer()
+                    })
+                    .join()
+            })
+            .unwrap_or_else(|_| make_writer())
+        } else {
+            make_writer()
+        }
+        .map_err(|e| writer_error(index_dir, e))?;
         let metas = index
             .load_metas()
             .map_err(|e| IndexError::Corrupt(index_dir.to_path_buf(), e.to_string()))?;
