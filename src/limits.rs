@@ -356,6 +356,25 @@ pub fn out_of_descriptors(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
+/// How much nicer than the chat the server's indexing threads run (see
+/// [`lower_thread_priority`]).
+const BACKGROUND_NICE: libc::c_int = 10;
+
+/// Lowers the calling thread's CPU priority (nice +10); threads it starts inherit it. For
+/// the search index's threads, so indexing yields the CPU to the chat when both want it.
+/// Best effort: failure leaves the priority as it was.
+pub fn lower_thread_priority() {
+    // SAFETY: plain syscalls on the calling thread (its tid); no memory is shared.
+    let rc = unsafe {
+        let tid = libc::gettid() as libc::id_t;
+        let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice + BACKGROUND_NICE)
+    };
+    if rc != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "indexing priority not lowered");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,24 +443,5 @@ mod tests {
             Refused::TooMany { limit: 16 }.error_line(),
             "ERROR :Too many connections from your address (limit 16)\r\n"
         );
-    }
-}
-
-/// How much nicer than the chat the server's indexing threads run (see
-/// [`lower_thread_priority`]).
-const BACKGROUND_NICE: libc::c_int = 10;
-
-/// Lowers the calling thread's CPU priority (nice +10); threads it starts inherit it. For
-/// the search index's threads, so indexing yields the CPU to the chat when both want it.
-/// Best effort: failure leaves the priority as it was.
-pub fn lower_thread_priority() {
-    // SAFETY: plain syscalls on the calling thread (its tid); no memory is shared.
-    let rc = unsafe {
-        let tid = libc::gettid() as libc::id_t;
-        let nice = libc::getpriority(libc::PRIO_PROCESS, tid);
-        libc::setpriority(libc::PRIO_PROCESS, tid, nice + BACKGROUND_NICE)
-    };
-    if rc != 0 {
-        tracing::debug!(error = %std::io::Error::last_os_error(), "indexing priority not lowered");
     }
 }
