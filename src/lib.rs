@@ -31,3 +31,4 @@ pub mod systemd;
 pub mod tags;
 pub mod tls;
 pub mod web;
+pub mod writer;

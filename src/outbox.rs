@@ -365,6 +365,11 @@ impl OutboxReceiver {
         }
     }
 
+    /// Bytes queued and not yet taken: what a writer gathering lines sizes its buffer by.
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.queued.load(Ordering::Relaxed) + self.shared.own.load(Ordering::Relaxed)
+    }
+
     /// A line to write if one is ready now.
     pub fn try_recv(&mut self) -> Option<Bytes> {
         loop {

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::broadcast;
 use tokio::time::{Instant, sleep_until};
 use tokio_util::codec::FramedRead;
@@ -356,7 +356,7 @@ where
     );
     serve(
         lines,
-        |rx| write_loop(writer, rx),
+        |rx| crate::writer::write_loop(writer, rx),
         peer,
         transport,
         ctx,
@@ -563,44 +563,4 @@ fn display_host(peer: SocketAddr) -> String {
     } else {
         ip
     }
-}
-
-/// Most bytes gathered into one write when several lines are queued.
-const WRITE_BATCH: usize = 64 * 1024;
-
-/// Drains the outbox to the socket. A lone line is written as it is; lines queued together
-/// are gathered into one buffer and one write, which is freed afterwards, so an idle
-/// connection holds no output buffer (see README, "Limits and safety", for the memory per
-/// connection).
-async fn write_loop<W: AsyncWrite>(writer: W, mut rx: OutboxReceiver) {
-    tokio::pin!(writer);
-    while let Some(first) = rx.recv().await {
-        let written = match rx.try_recv() {
-            None => writer.write_all(&first).await,
-            Some(second) => {
-                let mut batch = Vec::with_capacity((first.len() + second.len()) * 4);
-                batch.extend_from_slice(&first);
-                batch.extend_from_slice(&second);
-                let mut result = Ok(());
-                while let Some(more) = rx.try_recv() {
-                    if batch.len() + more.len() > WRITE_BATCH {
-                        result = writer.write_all(&batch).await;
-                        batch.clear();
-                        if result.is_err() {
-                            break;
-                        }
-                    }
-                    batch.extend_from_slice(&more);
-                }
-                match result {
-                    Ok(()) => writer.write_all(&batch).await,
-                    err => err,
-                }
-            }
-        };
-        if written.is_err() || writer.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = writer.shutdown().await;
 }
