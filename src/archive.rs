@@ -209,40 +209,40 @@ impl Writer {
             self.last_stamp.clear();
         }
         let now = Utc::now().timestamp_millis();
-        let stamps: Vec<(String, i64)> = batch
-            .iter()
-            .map(|job| {
-                let key = room_key(job.delivery.row()[0]);
-                let last = match self.last_stamp.get(&key) {
-                    Some(last) => *last,
-                    None => self.file_last_stamp(&key),
-                };
-                // A clock that stepped back (or a file stamped in the future) is followed
-                // for a minute at most, then the real time wins.
-                let stamp = if last >= now && last - now < 60_000 {
-                    last + 1
-                } else {
-                    now
-                };
-                self.last_stamp.insert(key, stamp);
-                (crate::search::timestamps::format_millis(stamp), stamp)
-            })
-            .collect();
-        // Rows grouped per file, keeping acceptance order within each file.
+        // Each row stamped, and grouped per file keeping acceptance order within each file.
+        let mut stamps: Vec<(String, i64)> = Vec::with_capacity(batch.len());
         let mut slots: HashMap<String, usize> = HashMap::new();
         let mut per_file: Vec<(String, csv::Writer<Vec<u8>>, Vec<usize>)> = Vec::new();
         for (i, job) in batch.iter().enumerate() {
-            let key = room_key(job.delivery.row()[0]);
-            let slot = *slots.entry(key.clone()).or_insert_with(|| {
-                per_file.push((key, row_writer(), Vec::new()));
-                per_file.len() - 1
-            });
+            let [room, user, text] = job.delivery.row();
+            let key = room_key(room);
+            let slot = match slots.get(&key) {
+                Some(slot) => *slot,
+                None => {
+                    slots.insert(key.clone(), per_file.len());
+                    per_file.push((key.clone(), row_writer(), Vec::new()));
+                    per_file.len() - 1
+                }
+            };
+            let last = match self.last_stamp.get(&key) {
+                Some(last) => *last,
+                None => self.file_last_stamp(&key),
+            };
+            // A clock that stepped back (or a file stamped in the future) is followed
+            // for a minute at most, then the real time wins.
+            let stamp = if last >= now && last - now < 60_000 {
+                last + 1
+            } else {
+                now
+            };
+            self.last_stamp.insert(key, stamp);
+            let formatted = crate::search::timestamps::format_millis(stamp);
             let (_, rows, jobs) = &mut per_file[slot];
             // Writing to memory cannot fail.
-            let [_, user, text] = job.delivery.row();
-            rows.write_record([stamps[i].0.as_str(), user, text])
+            rows.write_record([formatted.as_str(), user, text])
                 .expect("csv to memory");
             jobs.push(i);
+            stamps.push((formatted, stamp));
         }
         let per_file: Vec<(String, Vec<u8>, Vec<usize>)> = per_file
             .into_iter()
@@ -345,6 +345,8 @@ impl Writer {
 fn row_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .has_headers(false)
+        // Its own buffer in front of the Vec need not be the default 8 KiB.
+        .buffer_capacity(1024)
         .from_writer(Vec::new())
 }
 

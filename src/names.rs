@@ -43,7 +43,15 @@ pub fn canonical_room(input: &str) -> Result<String, RoomNameError> {
 /// Case-folded key of a room (with `#`), so `#General` and `general` are the same room.
 pub fn room_key(canonical: &str) -> String {
     let bare = canonical.strip_prefix('#').unwrap_or(canonical);
-    format!("#{}", bare.to_lowercase())
+    let mut key = String::with_capacity(bare.len() + 1);
+    key.push('#');
+    if bare.is_ascii() {
+        // The usual case, folded without the Unicode tables (same result).
+        key.extend(bare.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+    } else {
+        key.push_str(&bare.to_lowercase());
+    }
+    key
 }
 
 /// Archive file name of a room: `history_<room>.csv`, the room lower-cased without `#`,

@@ -40,12 +40,44 @@ pub(super) fn msgid_for_key(key: &str, millis: i64, user: &str, text: &str) -> S
     let mut h = FnvHasher::default();
     h.write(key.as_bytes());
     h.write(&[0]);
-    h.write(millis.to_string().as_bytes());
+    h.write(decimal(millis, &mut [0; 20]));
     h.write(&[0]);
     h.write(user.as_bytes());
     h.write(&[0]);
     h.write(text.as_bytes());
-    format!("{:011x}{:016x}", millis.clamp(0, MAX_ID_MILLIS), h.finish())
+    let mut id = String::with_capacity(ID_LEN);
+    push_hex(&mut id, millis.clamp(0, MAX_ID_MILLIS) as u64, 11);
+    push_hex(&mut id, h.finish(), 16);
+    id
+}
+
+/// `n` in decimal, as `to_string` writes it, in `buf` (no allocation: every delivered
+/// room message gets a msgid).
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut rest = n.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
+}
+
+/// Appends the low `digits` hex digits of `n`, zero-padded (what `{:0digits$x}` writes
+/// for a value that fits).
+fn push_hex(out: &mut String, n: u64, digits: u32) {
+    for place in (0..digits).rev() {
+        let nibble = ((n >> (place * 4)) & 0xf) as u32;
+        out.push(char::from_digit(nibble, 16).expect("a nibble is a hex digit"));
+    }
 }
 
 /// The millis a msgid was made from (its first 11 hex digits), so a reference can be
@@ -60,6 +92,40 @@ pub fn msgid_millis(id: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The msgid as first defined: ids already handed out must never change.
+    fn reference(key: &str, millis: i64, user: &str, text: &str) -> String {
+        let mut h = FnvHasher::default();
+        h.write(key.as_bytes());
+        h.write(&[0]);
+        h.write(millis.to_string().as_bytes());
+        h.write(&[0]);
+        h.write(user.as_bytes());
+        h.write(&[0]);
+        h.write(text.as_bytes());
+        format!("{:011x}{:016x}", millis.clamp(0, MAX_ID_MILLIS), h.finish())
+    }
+
+    #[test]
+    fn ids_are_what_they_always_were() {
+        let mut millis = i64::MIN;
+        for step in 0..2000i64 {
+            for m in [millis, -millis.saturating_add(1), step, -step] {
+                assert_eq!(
+                    msgid_for_key("#room", m, "ann", "hi"),
+                    reference("#room", m, "ann", "hi"),
+                    "{m}"
+                );
+            }
+            millis = millis.wrapping_add(0x0123_4567_89ab_cdef);
+        }
+        for name in ["#Room", "room", "#ÄÖÜ", "#İstanbul", "#ǅ"] {
+            assert_eq!(
+                crate::names::room_key(name),
+                format!("#{}", name.trim_start_matches('#').to_lowercase())
+            );
+        }
+    }
 
     #[test]
     fn fnv_is_fnv1a_64() {
