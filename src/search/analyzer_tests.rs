@@ -239,12 +239,21 @@ fn message() -> impl Strategy<Value = String> {
 }
 
 /// Whole-unit substrings of `text`: from the start of one unit to the end of another,
-/// never cutting a character that normalised into several units.
+/// never cutting a character that normalised into several units. A unit whose original
+/// range was widened back over a separator (a combining mark right after `.` is normalised
+/// together with it) does not start one: the separator is not part of the unit, and cut
+/// out of its context (`..` + mark) it would read differently (a leading-dot compound).
 fn whole_unit_substrings(text: &str) -> Vec<&str> {
     let segs = segments(text);
     let mut out = Vec::new();
     for i in 0..segs.len() {
         if i > 0 && segs[i - 1].1 > segs[i].0 {
+            continue;
+        }
+        let first = text[segs[i].0..].chars().next();
+        if first.is_some_and(|c| {
+            crate::search::segment::class(c) == crate::search::segment::Class::Other
+        }) {
             continue;
         }
         for j in i..segs.len() {
