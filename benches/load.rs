@@ -369,7 +369,7 @@ fn talk_at(
     let checked = rt.block_on(traffic::run(spec, ready, || {
         before = Some((t.cpu(), sys::Quiet::now(&[t.pid, std::process::id()])));
     }));
-    let cpu = t.cpu() - before.as_ref().map_or(f64::NAN, |b| b.0);
+    let cpu = before.as_ref().map_or(f64::NAN, |b| t.cpu().since(&b.0));
     if let Some((_, q)) = &before {
         judge(o, t, q, rec);
     }
@@ -444,7 +444,7 @@ fn connect(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record)
         o.connect_clients,
         o.connect_parallel,
     ));
-    let cpu = t.cpu() - cpu0;
+    let cpu = t.cpu().since(&cpu0);
     judge(o, t, &q, rec);
     rec.set("clients", o.connect_clients as f64);
     rec.set("wall_s", wall);

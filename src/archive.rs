@@ -103,7 +103,10 @@ impl Archive {
         };
         let handle = std::thread::Builder::new()
             .name("archive-writer".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn(move || {
+                crate::limits::batch_scheduling();
+                writer.run(rx)
+            })?;
         Ok((
             Archive {
                 tx: tx.clone(),

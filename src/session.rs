@@ -4,7 +4,9 @@
 //! TCP, TLS) and [`serve`] any stream of input lines with a writer (WebSocket frames), so
 //! every transport runs the same code. Reading, timers and shutdown are multiplexed in one
 //! loop; output goes through the client's [`Outbox`], drained to the socket by a separate
-//! writer task.
+//! writer task ([`crate::writer`]). Room messages are pipelined: the next line is read
+//! while earlier ones are being archived, and every other command waits for them
+//! ([`crate::inflight`]).
 
 use std::future::Future;
 use std::net::SocketAddr;

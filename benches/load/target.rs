@@ -150,8 +150,8 @@ impl Target {
         })
     }
 
-    pub fn cpu(&self) -> f64 {
-        sys::cpu_seconds(self.pid).unwrap_or(f64::NAN)
+    pub fn cpu(&self) -> sys::CpuTime {
+        sys::CpuTime::read(self.pid)
     }
 
     pub fn rss_kib(&self) -> u64 {
