@@ -17,12 +17,23 @@ fn join(c: &mut Client, room: &str) {
     c.expect(" 366 ");
 }
 
-/// `n` numbered messages to `room`, as one write.
-fn burst(room: &str, n: usize) -> Vec<u8> {
-    (0..n)
-        .map(|i| format!("PRIVMSG {room} :m{i}\r\n"))
-        .collect::<String>()
-        .into_bytes()
+/// `n` numbered messages to `room` and then the lines `then`, as one write.
+fn burst(room: &str, n: usize, then: &[&str]) -> Vec<u8> {
+    let messages = (0..n).map(|i| format!("PRIVMSG {room} :m{i}\r\n"));
+    let after = then.iter().map(|l| format!("{l}\r\n"));
+    messages.chain(after).collect::<String>().into_bytes()
+}
+
+/// Reads lines up to the first that `stop` accepts: the lines before it, and it.
+fn read_until(c: &mut Client, stop: impl Fn(&str) -> bool) -> (Vec<String>, String) {
+    let mut before = Vec::new();
+    loop {
+        let line = c.next_line().expect("connection open");
+        if stop(&line) {
+            return (before, line);
+        }
+        before.push(line);
+    }
 }
 
 /// The numbers of the `m<i>` messages among `lines`, in arrival order.
@@ -41,33 +52,14 @@ fn a_burst_arrives_whole_and_in_order_before_the_senders_next_command() {
     join(&mut ann, "#p");
     let [mut ben] = server.members("#p", ["ben"]);
     ann.expect(":ben!");
-    let mut out = burst("#p", 300);
-    out.extend_from_slice(b"PART #p :done\r\nPING after\r\n");
-    ann.send_raw(&out);
+    ann.send_raw(&burst("#p", 300, &["PART #p :done", "PING after"]));
 
-    let mut seen = Vec::new();
-    loop {
-        let line = ann.next_line().expect("open");
-        let pong = line.contains(" PONG ") && line.ends_with("after");
-        seen.push(line);
-        if pong {
-            break;
-        }
-    }
-    let part = seen.iter().position(|l| l.contains(" PART #p")).unwrap();
-    assert_eq!(numbers(&seen[..part]), (0..300).collect::<Vec<_>>());
-    assert!(numbers(&seen[part..]).is_empty(), "an echo after the PART");
+    let (before_part, _) = read_until(&mut ann, |l| l.contains(" PART #p"));
+    assert_eq!(numbers(&before_part), (0..300).collect::<Vec<_>>());
+    let (after_part, _) = read_until(&mut ann, |l| l.contains(" PONG ") && l.ends_with("after"));
+    assert!(numbers(&after_part).is_empty(), "an echo after the PART");
 
-    let before_part = {
-        let mut lines = Vec::new();
-        loop {
-            let line = ben.next_line().expect("open");
-            if line.contains(" PART #p") {
-                break lines;
-            }
-            lines.push(line);
-        }
-    };
+    let (before_part, _) = read_until(&mut ben, |l| l.contains(" PART #p"));
     assert_eq!(numbers(&before_part), (0..300).collect::<Vec<_>>());
     let rows = read_archive(&server.archive("history_p.csv"));
     let texts: Vec<&str> = rows.iter().map(|(_, _, m)| m.as_str()).collect();
@@ -79,18 +71,9 @@ fn a_burst_arrives_whole_and_in_order_before_the_senders_next_command() {
 fn messages_sent_just_before_quit_reach_the_room_before_the_quit() {
     let server = TestServer::start(ARGS);
     let [mut ann, mut ben] = server.members("#q", ["ann", "ben"]);
-    let mut out = burst("#q", 200);
-    out.extend_from_slice(b"QUIT :bye\r\n");
-    ann.send_raw(&out);
-    let mut lines = Vec::new();
-    loop {
-        let line = ben.next_line().expect("open");
-        if line.contains(" QUIT ") {
-            assert!(line.starts_with(":ann!"), "{line}");
-            break;
-        }
-        lines.push(line);
-    }
+    ann.send_raw(&burst("#q", 200, &["QUIT :bye"]));
+    let (lines, quit) = read_until(&mut ben, |l| l.contains(" QUIT "));
+    assert!(quit.starts_with(":ann!"), "{quit}");
     assert_eq!(numbers(&lines), (0..200).collect::<Vec<_>>());
     ann.read_to_close();
 }
@@ -99,17 +82,8 @@ fn messages_sent_just_before_quit_reach_the_room_before_the_quit() {
 fn a_private_message_after_a_burst_comes_after_it() {
     let server = TestServer::start(ARGS);
     let [mut ann, mut ben] = server.members("#r", ["ann", "ben"]);
-    let mut out = burst("#r", 100);
-    out.extend_from_slice(b"PRIVMSG ben :private\r\n");
-    ann.send_raw(&out);
-    let mut lines = Vec::new();
-    loop {
-        let line = ben.next_line().expect("open");
-        if line.ends_with(" PRIVMSG ben :private") {
-            break;
-        }
-        lines.push(line);
-    }
+    ann.send_raw(&burst("#r", 100, &["PRIVMSG ben :private"]));
+    let (lines, _) = read_until(&mut ben, |l| l.ends_with(" PRIVMSG ben :private"));
     assert_eq!(numbers(&lines), (0..100).collect::<Vec<_>>());
 }
 
@@ -118,17 +92,8 @@ fn an_error_reply_follows_the_echoes_of_earlier_messages() {
     let server = TestServer::start(ARGS);
     let mut ann = server.cap_client("ann", &["echo-message"]);
     join(&mut ann, "#e");
-    let mut out = burst("#e", 50);
-    out.extend_from_slice(b"PRIVMSG #nowhere :lost\r\n");
-    ann.send_raw(&out);
-    let mut lines = Vec::new();
-    let error = loop {
-        let line = ann.next_line().expect("open");
-        if line.contains(" 403 ") || line.contains(" 401 ") {
-            break line;
-        }
-        lines.push(line);
-    };
+    ann.send_raw(&burst("#e", 50, &["PRIVMSG #nowhere :lost"]));
+    let (lines, error) = read_until(&mut ann, |l| l.contains(" 403 ") || l.contains(" 401 "));
     assert_eq!(error, ":linechat 403 ann #nowhere :No such room");
     assert_eq!(numbers(&lines), (0..50).collect::<Vec<_>>());
 }
@@ -138,17 +103,8 @@ fn a_labeled_message_after_a_burst_gets_its_echo_last_and_labeled() {
     let server = TestServer::start(ARGS);
     let mut ann = server.cap_client("ann", &["echo-message", "labeled-response"]);
     join(&mut ann, "#l");
-    let mut out = burst("#l", 50);
-    out.extend_from_slice(b"@label=z1 PRIVMSG #l :labeled\r\n");
-    ann.send_raw(&out);
-    let mut lines = Vec::new();
-    let labeled = loop {
-        let line = ann.next_line().expect("open");
-        if line.contains("label=") {
-            break line;
-        }
-        lines.push(line);
-    };
+    ann.send_raw(&burst("#l", 50, &["@label=z1 PRIVMSG #l :labeled"]));
+    let (lines, labeled) = read_until(&mut ann, |l| l.contains("label="));
     assert!(labeled.contains("label=z1"), "{labeled}");
     assert!(labeled.ends_with(" PRIVMSG #l :labeled"), "{labeled}");
     assert_eq!(numbers(&lines), (0..50).collect::<Vec<_>>());
