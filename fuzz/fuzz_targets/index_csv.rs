@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let config = WriterConfig {
         threads: 1,
         memory_bytes: 15_000_000,
+        background: false,
     };
     let mut indexer = Indexer::open(&logs, &dir.path().join("index"), config).unwrap();
     if indexer.catch_up(&mut |_| {}).is_ok() {
