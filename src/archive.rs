@@ -43,9 +43,9 @@ pub enum ArchiveError {
 pub trait Delivery: Send {
     /// The row to write: room (display name), username and message text.
     fn row(&self) -> [&str; 3];
-    /// The row is in the file, stamped `stamp` (`2026-11-23T10:15:30.123Z`) and `millis`:
-    /// deliver the message.
-    fn written(self: Box<Self>, stamp: &str, millis: i64);
+    /// The row is in the file of the room whose key ([`room_key`]) is `key`, stamped
+    /// `stamp` (`2026-11-23T10:15:30.123Z`) and `millis`: deliver the message.
+    fn written(self: Box<Self>, key: &str, stamp: String, millis: i64);
     /// The row is not in the file: nobody may receive the message.
     fn failed(self: Box<Self>, error: ArchiveError);
 }
@@ -212,18 +212,19 @@ impl Writer {
             self.last_stamp.clear();
         }
         let now = Utc::now().timestamp_millis();
-        // Each row stamped, and grouped per file keeping acceptance order within each file.
-        let mut stamps: Vec<(String, i64)> = Vec::with_capacity(batch.len());
+        // Each row stamped, and grouped per file keeping acceptance order within each file:
+        // (stamp, millis, the row's file) per job, (room key, rows, row count) per file.
+        let mut stamps: Vec<(String, i64, usize)> = Vec::with_capacity(batch.len());
         let mut slots: HashMap<String, usize> = HashMap::new();
-        let mut per_file: Vec<(String, csv::Writer<Vec<u8>>, Vec<usize>)> = Vec::new();
-        for (i, job) in batch.iter().enumerate() {
+        let mut per_file: Vec<(String, csv::Writer<Vec<u8>>, u64)> = Vec::new();
+        for job in batch.iter() {
             let [room, user, text] = job.delivery.row();
             let key = room_key(room);
             let slot = match slots.get(&key) {
                 Some(slot) => *slot,
                 None => {
                     slots.insert(key.clone(), per_file.len());
-                    per_file.push((key.clone(), row_writer(), Vec::new()));
+                    per_file.push((key.clone(), row_writer(), 0));
                     per_file.len() - 1
                 }
             };
@@ -240,31 +241,31 @@ impl Writer {
             };
             self.last_stamp.insert(key, stamp);
             let formatted = crate::search::timestamps::format_millis(stamp);
-            let (_, rows, jobs) = &mut per_file[slot];
+            let (_, rows, count) = &mut per_file[slot];
             // Writing to memory cannot fail.
             rows.write_record([formatted.as_str(), user, text])
                 .expect("csv to memory");
-            jobs.push(i);
-            stamps.push((formatted, stamp));
+            *count += 1;
+            stamps.push((formatted, stamp, slot));
         }
-        let per_file: Vec<(String, Vec<u8>, Vec<usize>)> = per_file
-            .into_iter()
-            .map(|(key, rows, jobs)| (key, rows.into_inner().expect("csv to memory"), jobs))
-            .collect();
-        let mut failed: Vec<Option<String>> = vec![None; batch.len()];
+        // Each file's rows with one write; a file's failure fails all its rows. Then per
+        // file: its room key and why it failed, if it did.
+        let mut files: Vec<(String, Option<String>)> = Vec::with_capacity(per_file.len());
         let mut ok_rows = 0u64;
-        for (key, buf, jobs) in &per_file {
-            match self.write_file(key, buf) {
-                Ok(()) => ok_rows += jobs.len() as u64,
-                Err(e) => {
-                    tracing::error!(error = %e, rows = jobs.len(), "archive write failed; messages not delivered");
-                    let msg = e.to_string();
-                    for &i in jobs {
-                        failed[i] = Some(msg.clone());
-                    }
-                    self.files.remove(key);
+        for (key, rows, count) in per_file {
+            let buf = rows.into_inner().expect("csv to memory");
+            let failure = match self.write_file(&key, &buf) {
+                Ok(()) => {
+                    ok_rows += count;
+                    None
                 }
-            }
+                Err(e) => {
+                    tracing::error!(error = %e, rows = count, "archive write failed; messages not delivered");
+                    self.files.remove(&key);
+                    Some(e.to_string())
+                }
+            };
+            files.push((key, failure));
         }
         // Counted before anyone hears of these rows, so a search that follows a delivered
         // message knows to wait for it (see `LiveIndex::wait_indexed`).
@@ -275,18 +276,19 @@ impl Writer {
         metrics.messages_archived.inc_by(ok_rows);
         // Each recipient's writer is woken once for the whole batch.
         crate::outbox::batched_wakes(|| {
-            for ((job, (stamp, millis)), failure) in batch.drain(..).zip(&stamps).zip(failed) {
+            for (job, (stamp, millis, slot)) in batch.drain(..).zip(stamps) {
+                let (key, failure) = &files[slot];
                 match failure {
                     None => {
                         crate::metrics::observe(
                             &metrics.archive_write_seconds,
                             job.queued.elapsed(),
                         );
-                        job.delivery.written(stamp, *millis);
+                        job.delivery.written(key, stamp, millis);
                     }
                     Some(msg) => {
-                        let path = self.dir.join(archive_file_name(job.delivery.row()[0]));
-                        let source = std::io::Error::other(msg);
+                        let path = self.dir.join(archive_file_name(key));
+                        let source = std::io::Error::other(msg.clone());
                         job.delivery.failed(ArchiveError::Write { path, source });
                     }
                 }

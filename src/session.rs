@@ -175,12 +175,10 @@ impl Session {
 
     async fn handle(&mut self, inbound: Inbound) -> Flow {
         let max = self.ctx.settings.max_line_bytes;
-        if !matches!(inbound, Inbound::Line(_)) {
-            self.in_flight.settle().await;
-        }
         let (text, utf8) = match inbound {
             Inbound::Line(text) => (text, true),
             Inbound::TooLong => {
+                self.in_flight.settle().await;
                 self.numeric(
                     "417",
                     &[],
@@ -199,8 +197,9 @@ impl Session {
             0
         };
         let msg = Message::parse(&text);
-        if !matches!(&msg, Ok(Some(m)) if m.command == "PRIVMSG" || m.command == "NOTICE") {
-            // Only messages run beside the client's messages in flight (see `dispatch`).
+        if !(utf8 && matches!(&msg, Ok(Some(m)) if crate::command::pipelines(m))) {
+            // Every other line, and the refusal of a bad one, is answered after the
+            // client's room messages in flight.
             self.in_flight.settle().await;
         }
         if tag_bytes > crate::tags::MAX_CLIENT_TAG_BYTES {
@@ -308,10 +307,6 @@ impl Session {
             && let Some(flow) = self.register_or_refuse()
         {
             return flow;
-        }
-        if !command.pipelines() {
-            // Answered, and its effects seen, after the client's messages in flight.
-            self.in_flight.settle().await;
         }
         if !self.pinged && command.marks_irc_client(self.registered) {
             tracing::debug!(client = self.id, "an IRC client: pinged when silent");

@@ -153,6 +153,13 @@ pub enum Command {
     Whowas(whowas::Whowas),
 }
 
+/// Lines handled while the client's earlier room messages are still being archived:
+/// PRIVMSG (alias MSG) and NOTICE, which wait for them themselves where they must (see
+/// [`crate::inflight`]). The session makes every other line wait for them first.
+pub fn pipelines(msg: &Message) -> bool {
+    matches!(msg.command.as_str(), "PRIVMSG" | "MSG" | "NOTICE")
+}
+
 impl Command {
     /// Recognises the command and checks its parameters.
     pub fn parse(msg: &Message) -> Result<Command, Reject> {
@@ -202,13 +209,6 @@ impl Command {
                 return Err(Reject::new("421", &[other], &text));
             }
         })
-    }
-
-    /// Commands handled while the client's earlier room messages are still being
-    /// archived: PRIVMSG and NOTICE, which wait themselves where they must (see
-    /// [`crate::inflight`]). Every other command waits for those messages first.
-    pub fn pipelines(&self) -> bool {
-        matches!(self, Command::Privmsg(_))
     }
 
     /// Commands a client may send before it has registered.

@@ -237,15 +237,15 @@ impl Delivery for RoomMessage {
         [&self.room, &self.author, &self.text]
     }
 
-    fn written(self: Box<Self>, stamp: &str, millis: i64) {
-        let msgid = crate::history::msgid(&self.room, millis, &self.author, &self.text);
-        let relay = Relay::at(self.line, stamp.to_string())
+    fn written(self: Box<Self>, key: &str, stamp: String, millis: i64) {
+        let msgid = crate::history::msgid_for_key(key, millis, &self.author, &self.text);
+        let relay = Relay::at(self.line, stamp)
             .with_msgid(msgid)
             .with_client_tags(self.client_tags)
             .from_bot(self.bot);
         self.ctx
             .state
-            .deliver_archived(&self.room, &relay, self.sender, millis);
+            .deliver_archived(key, &relay, self.sender, millis);
         crate::metrics::get().messages_relayed.inc();
         match self.reply {
             Reply::Outbox {

@@ -26,7 +26,7 @@ mod tests;
 use std::io;
 use std::path::Path;
 
-pub use msgid::{msgid, msgid_millis};
+pub use msgid::{msgid, msgid_for_key, msgid_millis};
 pub use wire::{WireText, wire_nick, wire_text};
 
 use crate::names::room_key;

@@ -35,8 +35,9 @@ pub fn msgid(room: &str, millis: i64, user: &str, text: &str) -> String {
     msgid_for_key(&room_key(room), millis, user, text)
 }
 
-/// [`msgid`] with the room already folded, so a query folds it once for all its rows.
-pub(super) fn msgid_for_key(key: &str, millis: i64, user: &str, text: &str) -> String {
+/// [`msgid`] with the room already folded ([`crate::names::room_key`]), so a query folds
+/// it once for all its rows and the archive writer once per row.
+pub fn msgid_for_key(key: &str, millis: i64, user: &str, text: &str) -> String {
     let mut h = FnvHasher::default();
     h.write(key.as_bytes());
     h.write(&[0]);

@@ -326,11 +326,12 @@ impl State {
     }
 
     /// Delivers an archived room message (archived at `millis`) to every member except the
-    /// sender, and notes it as the room's last delivered message (see [`Joined`]).
-    pub fn deliver_archived(&self, name: &str, msg: &Relay, except: ClientId, millis: i64) {
+    /// sender, and notes it as the room's last delivered message (see [`Joined`]). `key`
+    /// is the room's [`room_key`], which the archive writer already made.
+    pub fn deliver_archived(&self, key: &str, msg: &Relay, except: ClientId, millis: i64) {
         let mut inner = self.lock();
         let inner = &mut *inner;
-        if let Some(room) = inner.rooms.get_mut(&room_key(name)) {
+        if let Some(room) = inner.rooms.get_mut(key) {
             room.last_delivered_ms = Some(millis);
             send_all(
                 &inner.clients,
