@@ -48,6 +48,13 @@ pub trait Delivery: Send {
     fn written(self: Box<Self>, key: &str, stamp: String, millis: i64);
     /// The row is not in the file: nobody may receive the message.
     fn failed(self: Box<Self>, error: ArchiveError);
+    /// The row's time (ms) when it was fixed before the writer got it (a cluster node
+    /// stamps from the network's stream); `None` lets the writer stamp it now. A fixed
+    /// stamp not after the file's last row means the row is already there (written before
+    /// a crash, replayed from the stream): it is delivered but not written again.
+    fn stamp(&self) -> Option<i64> {
+        None
+    }
 }
 
 struct Job {
@@ -234,18 +241,21 @@ impl Writer {
             };
             // A clock that stepped back (or a file stamped in the future) is followed
             // for a minute at most, then the real time wins.
-            let stamp = if last >= now && last - now < 60_000 {
-                last + 1
-            } else {
-                now
+            let (stamp, already) = match job.delivery.stamp() {
+                Some(fixed) => (fixed, fixed <= last),
+                None if last >= now && last - now < 60_000 => (last + 1, false),
+                None => (now, false),
             };
-            self.last_stamp.insert(key, stamp);
+            self.last_stamp
+                .insert(key, if already { last } else { stamp });
             let formatted = crate::search::timestamps::format_millis(stamp);
             let (_, rows, count) = &mut per_file[slot];
-            // Writing to memory cannot fail.
-            rows.write_record([formatted.as_str(), user, text])
-                .expect("csv to memory");
-            *count += 1;
+            if !already {
+                // Writing to memory cannot fail.
+                rows.write_record([formatted.as_str(), user, text])
+                    .expect("csv to memory");
+                *count += 1;
+            }
             stamps.push((formatted, stamp, slot));
         }
         // Each file's rows with one write; a file's failure fails all its rows. Then per
@@ -254,7 +264,12 @@ impl Writer {
         let mut ok_rows = 0u64;
         for (key, rows, count) in per_file {
             let buf = rows.into_inner().expect("csv to memory");
-            let failure = match self.write_file(&key, &buf) {
+            let written = if buf.is_empty() {
+                Ok(())
+            } else {
+                self.write_file(&key, &buf)
+            };
+            let failure = match written {
                 Ok(()) => {
                     ok_rows += count;
                     None

@@ -4,7 +4,7 @@
 //! client's set is a small bit set so every delivery can check a recipient cheaply.
 
 /// A capability linechat implements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[repr(u8)]
 pub enum Cap {
     AwayNotify,

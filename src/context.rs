@@ -17,6 +17,9 @@ pub struct Context {
     pub search: Option<LiveIndex>,
     /// When the server started, for RPL_CREATED.
     pub started: chrono::DateTime<chrono::Utc>,
+    /// Set on a cluster node: state changes and room messages go through the network's
+    /// stream instead of straight to `state` and `archive` (see [`crate::cluster`]).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// Shared form of [`Context`].

@@ -3,6 +3,7 @@
 
 pub mod archive;
 pub mod caps;
+pub mod cluster;
 pub mod codec;
 pub mod command;
 pub mod config;

@@ -154,6 +154,14 @@ impl Outbox {
         )
     }
 
+    /// The queue of a client connected to another cluster node: it takes nothing (that
+    /// node delivers to it), so lines for it cost one refused push.
+    pub fn elsewhere() -> Outbox {
+        let (outbox, rx) = Outbox::new(0);
+        drop(rx);
+        outbox
+    }
+
     /// Identifies this client's queue (all clones share it): what a labeled-response
     /// capture compares with (see [`crate::reply`]).
     pub fn owner_key(&self) -> usize {

@@ -8,8 +8,11 @@ use bytes::Bytes;
 use crate::caps::Caps;
 use crate::tags::escape;
 
-/// One relayed event: the untagged line plus the tags a capable recipient gets.
-#[derive(Debug)]
+/// One relayed event: the untagged line plus the tags a capable recipient gets. It
+/// travels between cluster nodes as its parts (see [`RelayParts`]), never as rendered
+/// bytes.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(into = "RelayParts", from = "RelayParts")]
 pub struct Relay {
     line: Bytes,
     time: String,
@@ -40,7 +43,59 @@ pub fn ephemeral_msgid() -> String {
     format!("{millis:011x}{:016x}", n | (1 << 63))
 }
 
+/// What a [`Relay`] is made of, as it crosses the cluster's stream.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct RelayParts {
+    line: String,
+    time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    msgid: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    client_tags: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    bot: bool,
+}
+
+impl From<Relay> for RelayParts {
+    fn from(r: Relay) -> RelayParts {
+        RelayParts {
+            line: String::from_utf8_lossy(&r.line).into_owned(),
+            time: r.time,
+            msgid: r.msgid,
+            client_tags: r.client_tags,
+            bot: r.bot,
+        }
+    }
+}
+
+impl From<RelayParts> for Relay {
+    fn from(p: RelayParts) -> Relay {
+        Relay::at(Bytes::from(p.line), p.time)
+            .with_client_tags(p.client_tags)
+            .from_bot(p.bot)
+            .with_optional_msgid(p.msgid)
+    }
+}
+
+impl Clone for Relay {
+    fn clone(&self) -> Relay {
+        Relay {
+            line: self.line.clone(),
+            time: self.time.clone(),
+            msgid: self.msgid.clone(),
+            client_tags: self.client_tags.clone(),
+            bot: self.bot,
+            rendered: Default::default(),
+        }
+    }
+}
+
 impl Relay {
+    fn with_optional_msgid(mut self, msgid: Option<String>) -> Relay {
+        self.msgid = msgid;
+        self
+    }
+
     /// A relayed line stamped now, with no msgid.
     pub fn new(line: Bytes) -> Relay {
         Relay::at(line, now_tag())

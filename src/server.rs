@@ -79,6 +79,30 @@ impl Server {
     /// server, and opens (and repairs) the archive. A directory that cannot be used fails
     /// with a [`crate::logdir::LogDirError`].
     pub fn new(settings: Settings) -> anyhow::Result<Server> {
+        if settings.cluster.is_some() {
+            anyhow::bail!("a cluster node is opened with Server::open");
+        }
+        Server::build(settings, None)
+    }
+
+    /// Like [`Server::new`], and with `--cluster` joins the network first: connects to
+    /// NATS, catches up with the network's stream (its state and this node's archives)
+    /// and starts heartbeating, so the first client sees the whole network.
+    pub async fn open(settings: Settings) -> anyhow::Result<Server> {
+        let Some(cluster_settings) = settings.cluster.clone() else {
+            return Server::build(settings, None);
+        };
+        let cluster = crate::cluster::Cluster::connect(&cluster_settings).await?;
+        let server = Server::build(settings, Some(cluster.clone()))?;
+        crate::cluster::spawn_applier(server.ctx.clone(), cluster.clone()).await?;
+        crate::cluster::spawn_liveness(server.ctx.clone(), cluster);
+        Ok(server)
+    }
+
+    fn build(
+        settings: Settings,
+        cluster: Option<Arc<crate::cluster::Cluster>>,
+    ) -> anyhow::Result<Server> {
         let dir = &settings.log_dir;
         let found = crate::logdir::prepare(dir, settings.create_log_dir)?;
         let lock = LogDirLock::acquire(dir)?;
@@ -95,13 +119,17 @@ impl Server {
             }
         }
         let search = open_search(&settings);
-        let state = State::named(&settings.server_name);
+        let state = match &cluster {
+            Some(c) => State::for_run(&settings.server_name, c.run()),
+            None => State::named(&settings.server_name),
+        };
         let ctx = Arc::new(Context {
             settings,
             state,
             archive,
             search,
             started: chrono::Utc::now(),
+            cluster,
         });
         Ok(Server {
             ctx,
@@ -150,6 +178,7 @@ impl Server {
         }
         accepting.close();
         let sweeper = tokio::spawn(sweep_idle_members(self.ctx.clone()));
+
         let trimmer = tokio::spawn(return_memory(gate.clone()));
         shutdown.await;
         sweeper.abort();
@@ -200,15 +229,33 @@ fn open_search(settings: &Settings) -> Option<LiveIndex> {
     Some(LiveIndex::start(&settings.log_dir, &index_dir, config))
 }
 
-/// Room mode `+W`: once a second, kick members idle past their room's limit.
+/// Room mode `+W`: once a second, kick members idle past their room's limit. A cluster
+/// node judges its own clients and announces each kick to the network.
 async fn sweep_idle_members(ctx: Ctx) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let server = ctx.settings.server_name.clone();
     loop {
         tick.tick().await;
-        let kicked = ctx
-            .state
-            .sweep_idle(&ctx.settings.server_name, std::time::Instant::now());
+        let now = std::time::Instant::now();
+        let kicked = match &ctx.cluster {
+            None => ctx.state.sweep_idle(&server, now),
+            Some(cluster) => {
+                let idle = ctx.state.idle_members(now, Some(cluster.run()));
+                for (room_key, id) in &idle {
+                    let op = crate::state::Op::IdleKick {
+                        room_key: room_key.clone(),
+                        id: *id,
+                        server: server.clone(),
+                    };
+                    if let Err(e) = cluster.submit(op).await {
+                        tracing::warn!(error = %e, "cluster: idle kick not announced; retrying");
+                        break;
+                    }
+                }
+                idle.len()
+            }
+        };
         if kicked > 0 {
             tracing::info!(kicked, "idle members kicked (room mode +W)");
         }

@@ -55,7 +55,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the file descriptor limit"),
     }
     let tls = load_tls(&settings)?;
-    let server = Server::new(settings)?;
+    let server = Server::open(settings).await?;
     let (listeners, status) = bind(server.settings(), tls.as_ref()).await?;
     let archive = server.archive();
 

@@ -28,7 +28,7 @@ use crate::inflight::InFlight;
 use crate::message::{Message, ParseError, line};
 use crate::metrics::Transport;
 use crate::outbox::{Outbox, OutboxReceiver, SOFT_SENDQ, replying};
-use crate::state::ClientId;
+use crate::state::{ClientId, Op, Outcome};
 
 /// How long a nick-only (telnet) client may idle before registration completes anyway.
 const NICK_ONLY_GRACE: Duration = Duration::from_secs(2);
@@ -121,6 +121,29 @@ impl Session {
         }
     }
 
+    /// Applies a change to the shared state: at once on a single server; on a cluster
+    /// node through the network's stream, in the network's order. `None` if the network
+    /// could not take it, after telling the client with
+    /// `FAIL <command> CLUSTER_UNAVAILABLE`.
+    pub async fn change(&self, op: Op) -> Option<Outcome> {
+        let Some(cluster) = &self.ctx.cluster else {
+            return Some(op.apply(&self.ctx.state));
+        };
+        let command = op.command();
+        match cluster.submit(op).await {
+            Ok(outcome) => Some(outcome),
+            Err(e) => {
+                self.fail(
+                    command,
+                    "CLUSTER_UNAVAILABLE",
+                    &[],
+                    &format!("Not done: {e}"),
+                );
+                None
+            }
+        }
+    }
+
     /// Sends a standard-replies FAIL: `FAIL COMMAND CODE [context...] :text`.
     pub fn fail(&self, command: &str, code: &str, context: &[&str], text: &str) {
         let mut middle = vec![command, code];
@@ -145,7 +168,7 @@ impl Session {
 
     /// Completes registration when NICK (and USER, unless `force`) are in and CAP is done.
     /// Returns a close reason if the password check fails.
-    pub fn try_register(&mut self, force: bool) -> Option<String> {
+    pub async fn try_register(&mut self, force: bool) -> Option<String> {
         if self.registered || self.nick.is_none() || self.cap_negotiating {
             return None;
         }
@@ -165,9 +188,14 @@ impl Session {
             .user
             .clone()
             .unwrap_or_else(|| (nick.clone(), nick.clone()));
-        self.user = Some((user.clone(), realname.clone()));
+        let op = Op::Register {
+            id: self.id,
+            user: user.clone(),
+            realname: realname.clone(),
+        };
+        self.change(op).await?;
+        self.user = Some((user, realname));
         self.registered = true;
-        self.ctx.state.register(self.id, user, realname);
         crate::command::welcome(self);
         tracing::info!(client = self.id, nick = %nick, "registered");
         None
@@ -294,7 +322,7 @@ impl Session {
                 self.in_flight.settle().await;
                 if !self.registered
                     && !reject.before_registration
-                    && let Some(flow) = self.register_or_refuse()
+                    && let Some(flow) = self.register_or_refuse().await
                 {
                     return flow;
                 }
@@ -304,7 +332,7 @@ impl Session {
         };
         if !self.registered
             && !command.allowed_before_registration()
-            && let Some(flow) = self.register_or_refuse()
+            && let Some(flow) = self.register_or_refuse().await
         {
             return flow;
         }
@@ -317,9 +345,13 @@ impl Session {
 
     /// Before registration, a non-registration command either completes a nick-only
     /// (telnet) registration or is refused with 451. `Some` means stop handling the line.
-    fn register_or_refuse(&mut self) -> Option<Flow> {
+    async fn register_or_refuse(&mut self) -> Option<Flow> {
         if self.nick.is_some() && !self.cap_negotiating {
-            return self.try_register(true).map(Flow::Close);
+            if let Some(reason) = self.try_register(true).await {
+                return Some(Flow::Close(reason));
+            }
+            // Registration could not reach the network: the client was told (FAIL).
+            return (!self.registered).then_some(Flow::Continue);
         }
         self.numeric(
             "451",
@@ -379,7 +411,28 @@ pub async fn serve<L, W, F>(
     let (outbox, rx) = Outbox::new(ctx.settings.sendq_bytes);
     let writer = tokio::spawn(writer(rx));
     let host = display_host(peer);
-    let id = ctx.state.connect(host.clone(), outbox.clone());
+    let id = match &ctx.cluster {
+        None => ctx.state.connect(host.clone(), outbox.clone()),
+        Some(cluster) => {
+            let id = ctx.state.new_id();
+            if let Err(e) = cluster
+                .connect_client(id, host.clone(), outbox.clone())
+                .await
+            {
+                tracing::warn!(%peer, error = %e, "connection refused: the network is unavailable");
+                // It may still arrive in the stream: make sure it leaves again.
+                cluster.submit_eventually(Op::Disconnect {
+                    id,
+                    reason: "Network unavailable".into(),
+                });
+                outbox.send_final(line("", "ERROR", &[], Some(&format!("Closing link: {e}"))));
+                drop(outbox);
+                let _ = tokio::time::timeout(CLOSE_FLUSH, writer).await;
+                return;
+            }
+            id
+        }
+    };
     let mut session = Session {
         id,
         ctx: ctx.clone(),
@@ -437,7 +490,7 @@ pub async fn serve<L, W, F>(
             }
             if grace.is_some_and(|at| at <= now) {
                 grace = None;
-                if let Some(reason) = session.try_register(true) {
+                if let Some(reason) = session.try_register(true).await {
                     let text = format!("Closing link: {} ({reason})", session.target());
                     outbox.send_final(line("", "ERROR", &[], Some(&text)));
                     break reason;
@@ -536,7 +589,13 @@ pub async fn serve<L, W, F>(
 
     // The messages the client sent before it left reach the room before its QUIT.
     let _ = tokio::time::timeout(CLOSE_FLUSH, session.in_flight.settle()).await;
-    ctx.state.disconnect(id, &reason);
+    match &ctx.cluster {
+        None => ctx.state.disconnect(id, &reason),
+        Some(cluster) => cluster.submit_eventually(Op::Disconnect {
+            id,
+            reason: reason.clone(),
+        }),
+    }
     let logged = crate::command::loggable_reason(&reason);
     tracing::info!(client = id, %peer, reason = %logged, "disconnected");
     drop(session);

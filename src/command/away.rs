@@ -3,6 +3,7 @@
 use super::{Flow, Reject};
 use crate::message::Message;
 use crate::session::Session;
+use crate::state::Op;
 
 /// `AWAY [message]`: with text sets, without clears.
 pub struct Away {
@@ -18,9 +19,15 @@ impl Away {
     }
 
     /// 306 when now away, 305 when back.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         let away = self.text.is_some();
-        s.ctx.state.set_away(s.id, self.text);
+        let op = Op::Away {
+            id: s.id,
+            text: self.text,
+        };
+        if s.change(op).await.is_none() {
+            return Flow::Continue;
+        }
         if away {
             s.numeric("306", &[], "You have been marked as being away");
         } else {

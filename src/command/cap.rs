@@ -26,7 +26,7 @@ impl Cap {
     }
 
     /// Lists, enables or ends; a REQ is acknowledged or refused whole.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         let server = s.ctx.settings.server_name.clone();
         let target = s.target().to_string();
         match self.sub.as_str() {
@@ -95,7 +95,7 @@ impl Cap {
                     "CAP END"
                 );
                 s.cap_negotiating = false;
-                if let Some(reason) = s.try_register(false) {
+                if let Some(reason) = s.try_register(false).await {
                     return Flow::Close(reason);
                 }
             }

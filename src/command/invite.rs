@@ -5,7 +5,7 @@ use super::{Flow, Reject, required};
 use crate::message::{Message, line};
 use crate::names::canonical_room;
 use crate::session::Session;
-use crate::state::RoomError;
+use crate::state::{Op, Outcome, RoomError};
 
 /// `INVITE <nick> <#room>`, or `INVITE` alone for the list.
 pub struct Invite {
@@ -27,7 +27,7 @@ impl Invite {
 
     /// 341 to the inviter and the INVITE line to the invitee (301 too if away);
     /// 401, 403, 442, 482 or 443 when it cannot be done. The list: 336 each, then 337.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         let server = s.ctx.settings.server_name.clone();
         let Some((nick, room)) = self.target else {
             for room in s.ctx.state.invitations(s.id) {
@@ -36,9 +36,20 @@ impl Invite {
             s.numeric("337", &[], "End of /INVITE list");
             return Flow::Continue;
         };
-        let result = canonical_room(&room)
-            .map_err(|_| RoomError::NoSuchRoom)
-            .and_then(|name| s.ctx.state.invite(s.id, &nick, &name));
+        let result = match canonical_room(&room) {
+            Err(_) => Err(RoomError::NoSuchRoom),
+            Ok(name) => {
+                let op = Op::Invite {
+                    id: s.id,
+                    nick: nick.clone(),
+                    room: name,
+                };
+                match s.change(op).await {
+                    Some(Outcome::Invite(result)) => result,
+                    _ => return Flow::Continue,
+                }
+            }
+        };
         match result {
             Ok((nick, room, away)) => {
                 s.send(line(&server, "341", &[s.target(), &nick, &room], None));

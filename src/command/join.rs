@@ -8,6 +8,7 @@ use crate::message::{Message, line};
 use crate::names::canonical_room;
 use crate::playback;
 use crate::session::Session;
+use crate::state::{Op, Outcome};
 
 /// `JOIN <room>[,<room>...] [<key>[,<key>...]]` (`#` optional); `JOIN 0` leaves every room.
 pub struct Join {
@@ -47,7 +48,7 @@ impl Join {
                 .with_client(s.id, |c| c.rooms.iter().cloned().collect::<Vec<_>>())
                 .unwrap_or_default();
             for room in rooms {
-                let _ = s.ctx.state.part(s.id, &room, Some("Left all rooms"));
+                super::part::leave(s, room, Some("Left all rooms".into())).await;
             }
             return Flow::Continue;
         }
@@ -65,7 +66,16 @@ impl Join {
                 .map(String::as_str)
                 .filter(|k| !k.is_empty());
             let max_rooms = s.ctx.settings.max_rooms_per_client;
-            let joined = match s.ctx.state.join(s.id, &name, key, max_rooms) {
+            let op = Op::Join {
+                id: s.id,
+                room: name.clone(),
+                key: key.map(str::to_string),
+                max_rooms,
+            };
+            let Some(Outcome::Join(result)) = s.change(op).await else {
+                continue;
+            };
+            let joined = match result {
                 Ok(Some(joined)) => joined,
                 Ok(None) => continue, // already a member: nothing to do, as on IRC
                 Err(e) => {

@@ -4,7 +4,7 @@ use super::{Flow, Reject, required};
 use crate::message::Message;
 use crate::names::canonical_room;
 use crate::session::Session;
-use crate::state::RoomError;
+use crate::state::{Op, Outcome, RoomError};
 
 /// Most nicks kicked by one KICK line (ISUPPORT `TARGMAX=KICK:4`); more are ignored.
 pub const MAX_KICK_TARGETS: usize = 4;
@@ -44,13 +44,25 @@ impl Kick {
 
     /// Kicks each nick, one KICK line per nick to the room; the default reason is the
     /// kicker's nick (RFC 2812). 403, 442, 482, 401 or 441 when it cannot be done.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         let reason = self.reason.unwrap_or_else(|| s.target().to_string());
         s.charge_targets(self.pairs.len());
         for (room, nick) in &self.pairs {
-            let result = canonical_room(room)
-                .map_err(|_| RoomError::NoSuchRoom)
-                .and_then(|name| s.ctx.state.kick(s.id, &name, nick, &reason));
+            let result = match canonical_room(room) {
+                Err(_) => Err(RoomError::NoSuchRoom),
+                Ok(name) => {
+                    let op = Op::Kick {
+                        id: s.id,
+                        room: name,
+                        nick: nick.clone(),
+                        reason: reason.clone(),
+                    };
+                    match s.change(op).await {
+                        Some(Outcome::Kick(result)) => result,
+                        _ => continue,
+                    }
+                }
+            };
             match result {
                 Ok(_) => {}
                 Err(RoomError::NoSuchNick) => s.numeric("401", &[nick], "No such nick"),

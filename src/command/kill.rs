@@ -4,6 +4,7 @@
 use super::{Flow, Reject, required};
 use crate::message::Message;
 use crate::session::Session;
+use crate::state::{Op, Outcome};
 
 /// `KILL <nick> [reason]`
 pub struct Kill {
@@ -21,13 +22,20 @@ impl Kill {
     }
 
     /// 481 for non-operators, 401 for an unknown nick; otherwise the client is closed.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         if !super::require_oper(s) {
             return Flow::Continue;
         }
         let reason = self.reason.as_deref().unwrap_or("No reason given");
         let quit = format!("Killed ({} ({reason}))", s.target());
-        match s.ctx.state.kill(&self.nick, &quit) {
+        let op = Op::Kill {
+            nick: self.nick.clone(),
+            quit,
+        };
+        let Some(Outcome::Kill(result)) = s.change(op).await else {
+            return Flow::Continue;
+        };
+        match result {
             Ok(nick) => {
                 tracing::info!(client = s.id, oper = %s.target(), victim = %nick, "KILL");
             }

@@ -41,6 +41,7 @@ use crate::session::Session;
 use crate::state::RoomError;
 
 pub use motd::welcome;
+pub use privmsg::cluster_room_delivery;
 pub use redact::{loggable_params, loggable_reason};
 
 /// What the session does after a command.
@@ -239,24 +240,24 @@ impl Command {
     /// Carries the command out.
     pub async fn apply(self, s: &mut Session) -> Flow {
         match self {
-            Command::Away(c) => c.apply(s),
-            Command::Cap(c) => c.apply(s),
+            Command::Away(c) => c.apply(s).await,
+            Command::Cap(c) => c.apply(s).await,
             Command::Chathistory(c) => c.apply(s).await,
             Command::Help(c) => c.apply(s),
-            Command::Invite(c) => c.apply(s),
+            Command::Invite(c) => c.apply(s).await,
             Command::Ison(c) => c.apply(s),
             Command::Join(c) => c.apply(s).await,
-            Command::Kick(c) => c.apply(s),
-            Command::Kill(c) => c.apply(s),
+            Command::Kick(c) => c.apply(s).await,
+            Command::Kill(c) => c.apply(s).await,
             Command::List(c) => c.apply(s),
             Command::Lusers(c) => c.apply(s),
-            Command::Mode(c) => c.apply(s),
+            Command::Mode(c) => c.apply(s).await,
             Command::Monitor(c) => c.apply(s),
             Command::Motd(c) => c.apply(s),
             Command::Names(c) => c.apply(s),
-            Command::Nick(c) => c.apply(s),
+            Command::Nick(c) => c.apply(s).await,
             Command::Oper(c) => c.apply(s).await,
-            Command::Part(c) => c.apply(s),
+            Command::Part(c) => c.apply(s).await,
             Command::Pass(c) => c.apply(s),
             Command::Ping(c) => c.apply(s),
             Command::Pong => Flow::Continue,
@@ -264,13 +265,13 @@ impl Command {
             Command::Quit(c) => c.apply(s),
             Command::Search(c) => c.apply(s).await,
             Command::ServerInfo(c) => c.apply(s),
-            Command::Setname(c) => c.apply(s),
+            Command::Setname(c) => c.apply(s).await,
             Command::Silent => Flow::Continue,
-            Command::Tagmsg(c) => c.apply(s),
-            Command::Topic(c) => c.apply(s),
-            Command::User(c) => c.apply(s),
+            Command::Tagmsg(c) => c.apply(s).await,
+            Command::Topic(c) => c.apply(s).await,
+            Command::User(c) => c.apply(s).await,
             Command::Userhost(c) => c.apply(s),
-            Command::Wallops(c) => c.apply(s),
+            Command::Wallops(c) => c.apply(s).await,
             Command::Who(c) => c.apply(s),
             Command::Whois(c) => c.apply(s),
             Command::Whowas(c) => c.apply(s),

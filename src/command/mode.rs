@@ -8,7 +8,7 @@ use crate::names::canonical_room;
 use crate::room::ModeError;
 use crate::room::modes::{Mode as RoomMode, ParseIssue, parse_changes};
 use crate::session::Session;
-use crate::state::ModesChanged;
+use crate::state::{ModesChanged, Op, Outcome};
 
 /// `MODE <room|nick> [changes] [parameters...]`
 pub struct Mode {
@@ -29,16 +29,16 @@ impl Mode {
 
     /// Rooms: 324/329, lists, or changes echoed to the room as one MODE line. Nicks: 221 or
     /// the applied change; 502 for someone else's modes.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         if self.target.starts_with('#') || s.ctx.state.find_nick(&self.target).is_none() {
-            self.room(s);
+            self.room(s).await;
         } else {
-            self.user(s);
+            self.user(s).await;
         }
         Flow::Continue
     }
 
-    fn room(self, s: &Session) {
+    async fn room(self, s: &Session) {
         let Ok(name) = canonical_room(&self.target) else {
             s.numeric("403", &[&self.target], "No such room");
             return;
@@ -75,13 +75,19 @@ impl Mode {
         if changes.is_empty() {
             return;
         }
+        let op = Op::RoomModes {
+            id: s.id,
+            room: name.clone(),
+            changes,
+        };
         let ModesChanged {
             room,
             outcome,
             lists,
-        } = match s.ctx.state.change_room_modes(s.id, &name, changes) {
-            Ok(done) => done,
-            Err(e) => return super::room_error(s, &self.target, &e),
+        } = match s.change(op).await {
+            Some(Outcome::Modes(Ok(done))) => done,
+            Some(Outcome::Modes(Err(e))) => return super::room_error(s, &self.target, &e),
+            _ => return,
         };
         for error in &outcome.errors {
             match error {
@@ -125,7 +131,7 @@ impl Mode {
         }
     }
 
-    fn user(self, s: &mut Session) {
+    async fn user(self, s: &mut Session) {
         if !self.target.eq_ignore_ascii_case(s.target()) {
             s.numeric("502", &[], "Can't change mode for other users");
             return;
@@ -151,7 +157,10 @@ impl Mode {
                 _ => unknown = true,
             }
         }
-        let applied = s.ctx.state.set_user_modes(s.id, &changes);
+        let op = Op::UserModes { id: s.id, changes };
+        let Some(Outcome::UserModes(applied)) = s.change(op).await else {
+            return;
+        };
         let mut adding = true;
         for c in applied.chars() {
             match c {

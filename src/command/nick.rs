@@ -4,7 +4,7 @@ use super::{Flow, Reject};
 use crate::message::Message;
 use crate::names::validate_nick;
 use crate::session::Session;
-use crate::state::StateError;
+use crate::state::{Op, Outcome, StateError};
 
 /// `NICK <nick>`
 pub struct Nick {
@@ -25,14 +25,21 @@ impl Nick {
     }
 
     /// Claims the nick; 433 if someone else has it.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         if s.nick.as_deref() == Some(self.nick.as_str()) {
             return Flow::Continue;
         }
-        match s.ctx.state.set_nick(s.id, &self.nick) {
+        let op = Op::Nick {
+            id: s.id,
+            nick: self.nick.clone(),
+        };
+        let Some(Outcome::Nick(result)) = s.change(op).await else {
+            return Flow::Continue;
+        };
+        match result {
             Ok(()) => {
                 s.nick = Some(self.nick);
-                match s.try_register(false) {
+                match s.try_register(false).await {
                     Some(reason) => Flow::Close(reason),
                     None => Flow::Continue,
                 }

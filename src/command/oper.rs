@@ -5,6 +5,7 @@
 use super::{Flow, Reject, required};
 use crate::message::{Message, line};
 use crate::session::Session;
+use crate::state::Op;
 
 /// `OPER <name> <password>`
 pub struct Oper {
@@ -47,7 +48,13 @@ impl Oper {
             s.numeric("464", &[], "Password incorrect");
             return Flow::Continue;
         }
-        s.ctx.state.set_oper(s.id, &self.name);
+        let op = Op::Oper {
+            id: s.id,
+            name: self.name.clone(),
+        };
+        if s.change(op).await.is_none() {
+            return Flow::Continue;
+        }
         tracing::info!(client = s.id, nick = %s.target(), oper = %self.name, "OPER: now a server operator");
         s.numeric("381", &[], "You are now an IRC operator");
         s.send(line(&s.prefix(), "MODE", &[s.target()], Some("+o")));

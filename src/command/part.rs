@@ -4,7 +4,7 @@ use super::{Flow, Reject, required};
 use crate::message::Message;
 use crate::names::canonical_room;
 use crate::session::Session;
-use crate::state::RoomError;
+use crate::state::{Op, Outcome, RoomError};
 
 /// `PART <room>[,<room>...] [reason]`
 pub struct Part {
@@ -23,15 +23,38 @@ impl Part {
     }
 
     /// Leaves each room, announced to its members; 403 or 442 when that is not possible.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         for requested in &self.rooms {
-            let result = canonical_room(requested)
-                .map_err(|_| RoomError::NoSuchRoom)
-                .and_then(|name| s.ctx.state.part(s.id, &name, self.reason.as_deref()));
+            let result = match canonical_room(requested) {
+                Err(_) => Err(RoomError::NoSuchRoom),
+                Ok(name) => match leave(s, name, self.reason.clone()).await {
+                    Some(result) => result,
+                    None => continue,
+                },
+            };
             if let Err(e) = result {
                 super::room_error(s, requested, &e);
             }
         }
         Flow::Continue
+    }
+}
+
+/// Leaves one room (PART, `JOIN 0`); `None` if the network could not take it.
+pub async fn leave(
+    s: &Session,
+    room: String,
+    reason: Option<String>,
+) -> Option<Result<(), RoomError>> {
+    match s
+        .change(Op::Part {
+            id: s.id,
+            room,
+            reason,
+        })
+        .await
+    {
+        Some(Outcome::Room(result)) => Some(result),
+        _ => None,
     }
 }

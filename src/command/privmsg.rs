@@ -11,13 +11,14 @@ use tokio::sync::oneshot;
 use super::{Flow, Reject};
 use crate::archive::{ArchiveError, Delivery};
 use crate::caps::{Cap, Caps};
+use crate::cluster::{Cluster, RoomLine};
 use crate::context::Ctx;
 use crate::inflight::{MAX_IN_FLIGHT, Ticket};
 use crate::message::{Message, line};
 use crate::outbox::Outbox;
 use crate::relay::{Relay, ephemeral_msgid};
 use crate::session::Session;
-use crate::state::ClientId;
+use crate::state::{ClientId, Op, Outcome};
 
 /// The text of `FAIL PRIVMSG ARCHIVE_FAILED`.
 const ARCHIVE_FAILED: &str =
@@ -77,7 +78,7 @@ impl Privmsg {
             {
                 // Delivered at once: after the sender's room messages still in flight.
                 s.in_flight.settle().await;
-                self.to_rank(s, &prefix, bot, &target[..1], room);
+                self.to_rank(s, &prefix, bot, &target[..1], room).await;
                 continue;
             }
             let to_room = target.starts_with('#') || s.ctx.state.find_nick(target).is_none();
@@ -85,7 +86,7 @@ impl Privmsg {
                 self.to_room(s, &prefix, bot, target).await;
             } else {
                 s.in_flight.settle().await;
-                self.to_nick(s, &prefix, bot, target);
+                self.to_nick(s, &prefix, bot, target).await;
             }
         }
         Flow::Continue
@@ -93,7 +94,7 @@ impl Privmsg {
 
     /// STATUSMSG: `@#room` reaches the room's operators, `+#room` its operators and voiced
     /// members. Like a private message it is not archived (the archive has no audience).
-    fn to_rank(&self, s: &Session, prefix: &str, bot: bool, rank: &str, room: &str) {
+    async fn to_rank(&self, s: &Session, prefix: &str, bot: bool, rank: &str, room: &str) {
         let Some(room) = super::speakable_room(s, prefix, room, self.is_notice()) else {
             return;
         };
@@ -102,9 +103,15 @@ impl Privmsg {
             .with_msgid(ephemeral_msgid())
             .with_client_tags(self.client_tags.clone())
             .from_bot(bot);
-        s.ctx
-            .state
-            .deliver_to_rank(&room, rank == "+", &relay, s.id);
+        let op = Op::ToRank {
+            room,
+            voiced: rank == "+",
+            relay: relay.clone(),
+            except: s.id,
+        };
+        if s.change(op).await.is_none() {
+            return;
+        }
         crate::metrics::get().messages_relayed.inc();
         if s.caps.has(Cap::EchoMessage) {
             s.send(relay.for_caps(s.caps));
@@ -137,6 +144,9 @@ impl Privmsg {
                 return;
             }
         };
+        if let Some(cluster) = s.ctx.cluster.clone() {
+            return self.to_room_in_network(s, &cluster, room).await;
+        }
         if s.in_flight.pending() >= MAX_IN_FLIGHT {
             s.in_flight.settle().await;
         }
@@ -160,7 +170,8 @@ impl Privmsg {
             bot,
             command: self.command,
             reply,
-            _ticket: s.in_flight.start(),
+            _ticket: Some(s.in_flight.start()),
+            stamp: None,
         });
         s.ctx.archive.append(message).await;
         let Some(outcome) = outcome else { return };
@@ -178,7 +189,55 @@ impl Privmsg {
         }
     }
 
-    fn to_nick(&self, s: &Session, prefix: &str, bot: bool, target: &str) {
+    /// A room message on a cluster node: published to the network's stream, which checks
+    /// it against the room's rules in the network's order; delivered (and echoed) once
+    /// this node's archive has it. The session waits for each message, so a client's
+    /// lines keep their order without the single server's pipelining.
+    async fn to_room_in_network(&self, s: &mut Session, cluster: &Cluster, room: String) {
+        let line = RoomLine {
+            sender: s.id,
+            room: room.clone(),
+            author: s.target().to_string(),
+            text: self.text.clone(),
+            command: self.command.to_string(),
+            client_tags: self.client_tags.clone(),
+            bot: s.bot,
+        };
+        let written = match cluster.send_room_line(line).await {
+            Ok(Ok(written)) => written,
+            Ok(Err(refused)) => {
+                if !self.is_notice() {
+                    super::room_error(s, &room, &refused);
+                }
+                return;
+            }
+            Err(e) => {
+                if !self.is_notice() {
+                    s.fail(
+                        self.command,
+                        "CLUSTER_UNAVAILABLE",
+                        &[&room],
+                        &format!("Message not sent: {e}"),
+                    );
+                }
+                return;
+            }
+        };
+        match written.await {
+            Ok(Ok(relay)) => {
+                if s.caps.has(Cap::EchoMessage) {
+                    s.send(relay.for_caps(s.caps));
+                }
+            }
+            Ok(Err(_)) | Err(_) => {
+                if !self.is_notice() {
+                    s.fail(self.command, "ARCHIVE_FAILED", &[&room], ARCHIVE_FAILED);
+                }
+            }
+        }
+    }
+
+    async fn to_nick(&self, s: &Session, prefix: &str, bot: bool, target: &str) {
         let Some(nick) = s.ctx.state.nick_display(target) else {
             self.refuse(s, "401", &[target], "No such nick or room");
             return;
@@ -187,7 +246,15 @@ impl Privmsg {
             .with_msgid(ephemeral_msgid())
             .with_client_tags(self.client_tags.clone())
             .from_bot(bot);
-        match s.ctx.state.deliver_to_nick(&nick, &relay, None) {
+        let op = Op::ToNick {
+            nick: nick.clone(),
+            relay: relay.clone(),
+            needs: None,
+        };
+        let Some(Outcome::ToNick(result)) = s.change(op).await else {
+            return;
+        };
+        match result {
             Ok(away) => {
                 crate::metrics::get().messages_relayed.inc();
                 if s.caps.has(Cap::EchoMessage) {
@@ -220,7 +287,9 @@ struct RoomMessage {
     command: &'static str,
     reply: Reply,
     /// Counts the message in flight until it is delivered or refused.
-    _ticket: Ticket,
+    _ticket: Option<Ticket>,
+    /// Fixed by the cluster's stream (see [`Delivery::stamp`]); `None` on a single server.
+    stamp: Option<i64>,
 }
 
 /// Where the outcome for the sender goes.
@@ -228,8 +297,43 @@ enum Reply {
     /// Straight to the sender's queue: its echo (echo-message, as its `Caps` render it)
     /// or the FAIL.
     Outbox { outbox: Outbox, echo: Option<Caps> },
-    /// Back to the session, answering a labeled line.
+    /// Back to the session, answering a labeled line (or, on a cluster node, any line).
     Session(oneshot::Sender<Result<Relay, ArchiveError>>),
+    /// Nobody here waits: the sender is on another cluster node.
+    Elsewhere,
+}
+
+/// A room message from the cluster's stream, as this node archives and delivers it:
+/// `room` is the display name and `mask` the sender's `nick!user@host` as the stream's
+/// order found them, `stamp` the row's time fixed from the stream, and `reply` the
+/// sender's session when the sender is connected here.
+pub fn cluster_room_delivery(
+    ctx: Ctx,
+    line: crate::cluster::RoomLine,
+    room: String,
+    mask: &str,
+    stamp: i64,
+    reply: Option<oneshot::Sender<Result<Relay, ArchiveError>>>,
+) -> Box<dyn Delivery> {
+    let command = if line.command == "NOTICE" {
+        "NOTICE"
+    } else {
+        "PRIVMSG"
+    };
+    Box::new(RoomMessage {
+        ctx,
+        sender: line.sender,
+        line: crate::message::line(mask, command, &[&room], Some(&line.text)),
+        room,
+        author: line.author,
+        text: line.text,
+        client_tags: line.client_tags,
+        bot: line.bot,
+        command,
+        reply: reply.map_or(Reply::Elsewhere, Reply::Session),
+        _ticket: None,
+        stamp: Some(stamp),
+    })
 }
 
 impl Delivery for RoomMessage {
@@ -254,11 +358,15 @@ impl Delivery for RoomMessage {
             } => {
                 outbox.send(relay.for_caps(caps));
             }
-            Reply::Outbox { echo: None, .. } => {}
+            Reply::Outbox { echo: None, .. } | Reply::Elsewhere => {}
             Reply::Session(tx) => {
                 let _ = tx.send(Ok(relay));
             }
         }
+    }
+
+    fn stamp(&self) -> Option<i64> {
+        self.stamp
     }
 
     fn failed(self: Box<Self>, error: ArchiveError) {
@@ -269,7 +377,7 @@ impl Delivery for RoomMessage {
                 let server = &self.ctx.settings.server_name;
                 outbox.send(line(server, "FAIL", &context, Some(ARCHIVE_FAILED)));
             }
-            Reply::Outbox { .. } => {}
+            Reply::Outbox { .. } | Reply::Elsewhere => {}
             Reply::Session(tx) => {
                 let _ = tx.send(Err(error));
             }

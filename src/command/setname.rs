@@ -4,6 +4,7 @@
 use super::{Flow, Reject};
 use crate::message::Message;
 use crate::session::Session;
+use crate::state::Op;
 
 /// Longest real name accepted, in bytes (ergo's default `realnamelen`).
 pub const MAX_REALNAME_BYTES: usize = 150;
@@ -28,7 +29,7 @@ impl Setname {
 
     /// Changes it, or `FAIL SETNAME INVALID_REALNAME` if it is too long or has control
     /// characters.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         if self.realname.len() > MAX_REALNAME_BYTES || self.realname.chars().any(char::is_control) {
             s.fail(
                 "SETNAME",
@@ -40,10 +41,16 @@ impl Setname {
             );
             return Flow::Continue;
         }
-        if let Some((user, _)) = &s.user {
-            s.user = Some((user.clone(), self.realname.clone()));
+        let op = Op::Realname {
+            id: s.id,
+            realname: self.realname.clone(),
+        };
+        if s.change(op).await.is_none() {
+            return Flow::Continue;
         }
-        s.ctx.state.set_realname(s.id, &self.realname);
+        if let Some((user, _)) = &s.user {
+            s.user = Some((user.clone(), self.realname));
+        }
         Flow::Continue
     }
 }

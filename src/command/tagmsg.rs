@@ -6,6 +6,7 @@ use crate::caps::Cap;
 use crate::message::{Message, line};
 use crate::relay::{Relay, ephemeral_msgid};
 use crate::session::Session;
+use crate::state::Op;
 
 /// `@+typing=active TAGMSG <target>[,<target>...]`
 pub struct Tagmsg {
@@ -25,7 +26,7 @@ impl Tagmsg {
 
     /// Relays to each target under the same rules as PRIVMSG (+m, +n, bans); the sender
     /// gets its echo with echo-message.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         let prefix = s.prefix();
         let bot = s.bot;
         s.charge_targets(self.targets.len());
@@ -36,9 +37,15 @@ impl Tagmsg {
                     continue;
                 };
                 let relay = self.relay(&prefix, &room, bot);
-                s.ctx
-                    .state
-                    .deliver_to_room(&room, &relay, s.id, Some(Cap::MessageTags));
+                let op = Op::ToRoom {
+                    room,
+                    relay: relay.clone(),
+                    except: s.id,
+                    needs: Some(Cap::MessageTags),
+                };
+                if s.change(op).await.is_none() {
+                    continue;
+                }
                 relay
             } else {
                 let Some(nick) = s.ctx.state.nick_display(target) else {
@@ -46,10 +53,14 @@ impl Tagmsg {
                     continue;
                 };
                 let relay = self.relay(&prefix, &nick, bot);
-                let _ = s
-                    .ctx
-                    .state
-                    .deliver_to_nick(&nick, &relay, Some(Cap::MessageTags));
+                let op = Op::ToNick {
+                    nick,
+                    relay: relay.clone(),
+                    needs: Some(Cap::MessageTags),
+                };
+                if s.change(op).await.is_none() {
+                    continue;
+                }
                 relay
             };
             crate::metrics::get().messages_relayed.inc();

@@ -4,6 +4,7 @@ use super::{Flow, Reject, required};
 use crate::message::{Message, line};
 use crate::names::canonical_room;
 use crate::session::Session;
+use crate::state::{Op, Outcome};
 
 /// Longest topic kept, in bytes (announced as TOPICLEN).
 pub const TOPIC_LEN: usize = 390;
@@ -24,7 +25,7 @@ impl Topic {
     }
 
     /// Reads (331/332+333) or sets the topic (announced to members); 403/442/482 on errors.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         let Ok(name) = canonical_room(&self.room) else {
             s.numeric("403", &[&self.room], "No such room");
             return Flow::Continue;
@@ -46,7 +47,12 @@ impl Topic {
             },
             Some(mut text) => {
                 crate::message::truncate_to(&mut text, TOPIC_LEN);
-                if let Err(e) = s.ctx.state.set_topic(s.id, &name, &text) {
+                let op = Op::Topic {
+                    id: s.id,
+                    room: name.clone(),
+                    text,
+                };
+                if let Some(Outcome::Room(Err(e))) = s.change(op).await {
                     super::room_error(s, &name, &e);
                 }
             }

@@ -33,13 +33,13 @@ impl User {
     }
 
     /// Records the names; 462 once registered.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         if s.registered {
             s.numeric("462", &[], "You may not reregister");
             return Flow::Continue;
         }
         s.user = Some((self.username, self.realname));
-        match s.try_register(false) {
+        match s.try_register(false).await {
             Some(reason) => Flow::Close(reason),
             None => Flow::Continue,
         }

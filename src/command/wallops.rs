@@ -3,6 +3,7 @@
 use super::{Flow, Reject, required};
 use crate::message::{Message, line};
 use crate::session::Session;
+use crate::state::Op;
 
 /// `WALLOPS <text>`
 pub struct Wallops {
@@ -18,11 +19,11 @@ impl Wallops {
     }
 
     /// 481 for non-operators; otherwise `:oper!u@h WALLOPS :text` to every `+w` client.
-    pub fn apply(self, s: &mut Session) -> Flow {
+    pub async fn apply(self, s: &mut Session) -> Flow {
         if super::require_oper(s) {
-            s.ctx
-                .state
-                .wallops(&line(&s.prefix(), "WALLOPS", &[], Some(&self.text)));
+            let line = line(&s.prefix(), "WALLOPS", &[], Some(&self.text));
+            let line = String::from_utf8_lossy(&line).into_owned();
+            s.change(Op::Wallops { line }).await;
         }
         Flow::Continue
     }

@@ -11,7 +11,10 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use serde::Deserialize;
 
+mod cluster;
 mod values;
+
+pub use cluster::ClusterSettings;
 
 use values::{networks, one_or_many, resolve_addrs};
 
@@ -209,6 +212,42 @@ pub struct Args {
     #[serde(skip)]
     pub hash_password: bool,
 
+    /// Join a network of nodes through these NATS servers (comma-separated URLs).
+    #[arg(long, value_name = "URLS")]
+    pub cluster: Option<String>,
+
+    /// This node's name in the network (required with --cluster).
+    #[arg(long, value_name = "NAME")]
+    pub node_name: Option<String>,
+
+    /// The JetStream stream that holds the network's events.
+    #[arg(long, value_name = "NAME")]
+    pub cluster_stream: Option<String>,
+
+    /// How many NATS servers keep each event (JetStream replicas).
+    #[arg(long, value_name = "N")]
+    pub cluster_replicas: Option<usize>,
+
+    /// NATS credentials file (JWT + NKEY seed).
+    #[arg(long, value_name = "FILE")]
+    pub cluster_credentials: Option<PathBuf>,
+
+    /// CA certificate for tls:// NATS servers.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_tls_ca: Option<PathBuf>,
+
+    /// Client certificate for NATS servers that verify clients.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_tls_cert: Option<PathBuf>,
+
+    /// The client certificate's key.
+    #[arg(long, value_name = "FILE")]
+    pub cluster_tls_key: Option<PathBuf>,
+
+    /// Longest a change waits for the stream's acknowledgement.
+    #[arg(long, value_name = "SECS")]
+    pub cluster_ack_timeout_secs: Option<u64>,
+
     /// Server operators (`OPER name password`), config file only: `[[oper]]` tables with
     /// `name` and `password` (an argon2 hash from `chat-server --hash-password`).
     #[arg(skip)]
@@ -277,6 +316,8 @@ pub struct Settings {
     pub history_replay_age: Duration,
     /// Most messages per CHATHISTORY request.
     pub chathistory_max: usize,
+    /// Set with `--cluster`: this server is one node of a network (see docs/cluster.md).
+    pub cluster: Option<ClusterSettings>,
     /// Server operators; each password is an argon2 hash.
     pub opers: Vec<OperEntry>,
 }
@@ -298,6 +339,7 @@ impl std::fmt::Debug for Settings {
             .field("server_name", &self.server_name)
             .field("max_clients", &self.max_clients)
             .field("max_line_bytes", &self.max_line_bytes)
+            .field("cluster", &self.cluster)
             .finish_non_exhaustive()
     }
 }
@@ -445,6 +487,17 @@ impl Settings {
                 pick!(history_replay_hours).unwrap_or(24).min(24 * 3650) * 3600,
             ),
             chathistory_max: pick!(chathistory_max).unwrap_or(1000).clamp(1, 10_000),
+            cluster: cluster::resolve(cluster::ClusterArgs {
+                cluster: pick!(cluster),
+                node_name: pick!(node_name),
+                stream: pick!(cluster_stream),
+                replicas: pick!(cluster_replicas),
+                credentials: pick!(cluster_credentials),
+                tls_ca: pick!(cluster_tls_ca),
+                tls_cert: pick!(cluster_tls_cert),
+                tls_key: pick!(cluster_tls_key),
+                ack_timeout_secs: pick!(cluster_ack_timeout_secs),
+            })?,
             opers: check_opers(if flags.oper.is_empty() {
                 file.oper
             } else {

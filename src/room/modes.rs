@@ -22,7 +22,7 @@ pub enum ModeClass {
 }
 
 /// One supported room mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mode {
     Ban,
     BanExcept,
@@ -202,7 +202,7 @@ pub fn param_letters() -> String {
 
 /// One requested change: `+k key`, `-t`, `+o bob`; a list mode without argument is a
 /// request to see the list.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ModeChange {
     pub add: bool,
     pub mode: Mode,

@@ -7,6 +7,7 @@
 
 mod lookup;
 mod monitor;
+mod op;
 mod rooms;
 mod whowas;
 
@@ -26,11 +27,21 @@ use crate::room::Room;
 pub use crate::room::Topic;
 pub use lookup::{Lusers, WhoEntry, WhoisEntry};
 pub use monitor::{MONITOR_LIMIT, MonitorAdded};
+pub use op::{Op, Outcome};
 pub use rooms::{Joined, ModesChanged, RoomError, RoomSummary};
 pub use whowas::{WHOWAS_CAPACITY, WhowasEntry};
 
-/// Identifies a connection for its whole life, across nick changes.
+/// Identifies a connection for its whole life, across nick changes, network-wide: the
+/// high bits are the run tag of the node it is on (see [`run_of`]).
 pub type ClientId = u64;
+
+/// Bits of a [`ClientId`] below the run tag: a run hands out 2^40 ids.
+const RUN_SHIFT: u32 = 40;
+
+/// The run tag of the node process a client is connected to (0 for a single server).
+pub fn run_of(id: ClientId) -> u64 {
+    id >> RUN_SHIFT
+}
 
 /// A client's user modes.
 #[derive(Debug, Clone, Default)]
@@ -218,12 +229,18 @@ impl State {
 
     /// Empty state for a server called `server_name` (the source of its notices).
     pub fn named(server_name: &str) -> State {
+        State::for_run(server_name, 0)
+    }
+
+    /// Empty state for a cluster node whose process run is tagged `run` (24 bits): the
+    /// ids it hands out never meet another node's, nor its own earlier runs'.
+    pub fn for_run(server_name: &str, run: u64) -> State {
         State {
             inner: Mutex::new(Inner {
                 server_name: server_name.to_string(),
                 ..Inner::default()
             }),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicU64::new(((run & 0xff_ffff) << RUN_SHIFT) + 1),
         }
     }
 
@@ -234,7 +251,19 @@ impl State {
 
     /// Adds a new, unregistered connection and returns its id.
     pub fn connect(&self, host: String, outbox: Outbox) -> ClientId {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.new_id();
+        self.connect_as(id, host, outbox);
+        id
+    }
+
+    /// An id for a connection about to be announced ([`Op::Connect`]).
+    pub fn new_id(&self) -> ClientId {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Adds an unregistered connection under an id already handed out (by this node or,
+    /// in a cluster, by the node it is on).
+    pub fn connect_as(&self, id: ClientId, host: String, outbox: Outbox) {
         let client = Client {
             nick: None,
             user: String::new(),
@@ -249,7 +278,31 @@ impl State {
             rooms: BTreeSet::new(),
         };
         self.lock().clients.insert(id, client);
-        id
+    }
+
+    /// Removes every client of node run `run` (a node that left the network), each seen
+    /// to QUIT with `reason`; clients connected here are closed too.
+    pub fn drop_run(&self, run: u64, reason: &str) {
+        let ids: Vec<ClientId> = {
+            let inner = self.lock();
+            inner
+                .clients
+                .iter()
+                .filter(|(id, _)| run_of(**id) == run)
+                .map(|(id, c)| {
+                    c.outbox.close(reason, &format!("Closing link: {reason}"));
+                    *id
+                })
+                .collect()
+        };
+        for id in ids {
+            self.disconnect(id, reason);
+        }
+    }
+
+    /// The run tags of the node processes that have clients in the network now.
+    pub fn runs(&self) -> BTreeSet<u64> {
+        self.lock().clients.keys().map(|id| run_of(*id)).collect()
     }
 
     /// Number of open connections, registered or not.

@@ -514,33 +514,51 @@ impl State {
     /// Kicks members idle past their room's `+W` time, announced as a KICK from the
     /// server. Returns how many were removed.
     pub fn sweep_idle(&self, server: &str, now: Instant) -> usize {
-        let mut inner = self.lock();
-        let idle: Vec<(String, Vec<ClientId>)> = inner
+        let idle = self.idle_members(now, None);
+        idle.iter()
+            .filter(|(key, id)| self.kick_idle(server, key, *id))
+            .count()
+    }
+
+    /// Members idle past their room's `+W` time, as (room key, client); with `run`, only
+    /// the clients of that node run (each cluster node judges its own clients).
+    pub fn idle_members(&self, now: Instant, run: Option<u64>) -> Vec<(String, ClientId)> {
+        let inner = self.lock();
+        inner
             .rooms
             .iter()
             .filter(|(_, r)| r.modes.idle_kick.is_some())
-            .map(|(k, r)| (k.clone(), r.idle_members(now)))
-            .filter(|(_, ids)| !ids.is_empty())
-            .collect();
-        let mut removed = 0;
-        for (key, ids) in idle {
-            for id in ids {
-                let Some(room) = inner.rooms.get(&key) else {
-                    break;
-                };
-                let limit = room.modes.idle_kick.unwrap_or_default().as_secs();
-                let reason = if limit.is_multiple_of(60) {
-                    format!("Idle for {} minutes (room mode +W)", limit / 60)
-                } else {
-                    format!("Idle for {limit} seconds (room mode +W)")
-                };
-                let nick = inner.nick_of(id);
-                let msg = Relay::new(line(server, "KICK", &[&room.name, &nick], Some(&reason)));
-                send_all(&inner.clients, room.members.keys(), &msg);
-                inner.leave_room(id, &key);
-                removed += 1;
-            }
+            .flat_map(|(k, r)| {
+                r.idle_members(now)
+                    .into_iter()
+                    .filter(|id| run.is_none_or(|run| super::run_of(*id) == run))
+                    .map(|id| (k.clone(), id))
+            })
+            .collect()
+    }
+
+    /// Removes an idle member from a room (keyed by [`room_key`]) with a KICK from
+    /// `server`, if it is still a member and the room still has `+W`.
+    pub fn kick_idle(&self, server: &str, key: &str, id: ClientId) -> bool {
+        let mut inner = self.lock();
+        let Some(room) = inner.rooms.get(key) else {
+            return false;
+        };
+        let Some(limit) = room.modes.idle_kick.map(|d| d.as_secs()) else {
+            return false;
+        };
+        if !room.is_member(id) {
+            return false;
         }
-        removed
+        let reason = if limit.is_multiple_of(60) {
+            format!("Idle for {} minutes (room mode +W)", limit / 60)
+        } else {
+            format!("Idle for {limit} seconds (room mode +W)")
+        };
+        let nick = inner.nick_of(id);
+        let msg = Relay::new(line(server, "KICK", &[&room.name, &nick], Some(&reason)));
+        send_all(&inner.clients, room.members.keys(), &msg);
+        inner.leave_room(id, key);
+        true
     }
 }

@@ -1,0 +1,445 @@
+//! Several chat-server nodes serving one network through NATS JetStream.
+//!
+//! Every change to the shared state ([`Op`]) and every room message is published to one
+//! replicated JetStream stream, and every node applies the stream in order to its own copy
+//! of the state ([`applier`]). So each node knows every client and room, nick collisions
+//! are settled by whichever NICK the stream took first, and every member of a room, on
+//! whichever node, sees the room's events in the stream's order. A room message reaches
+//! nobody before the stream has stored it (the publisher waits for JetStream's
+//! acknowledgement), and each node keeping archives writes `history_<room>.csv` from the
+//! stream, stamping each row from the stream's own time, so every archive and every msgid
+//! is the same on every node.
+//!
+//! Nodes announce themselves on a plain NATS subject ([`liveness`]); a node that falls
+//! silent (killed, cut off) is removed by a [`Op::NodeGone`] that any node publishes, and
+//! its clients QUIT everywhere. docs/cluster.md shows a deployment.
+
+mod applier;
+mod liveness;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage, stream};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{oneshot, watch};
+
+use crate::archive::ArchiveError;
+use crate::config::ClusterSettings;
+use crate::outbox::Outbox;
+use crate::relay::Relay;
+use crate::state::{ClientId, Op, Outcome, RoomError};
+
+pub use applier::spawn_applier;
+pub use liveness::spawn_liveness;
+
+/// Why the network could not take a change; the client is told, nothing was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("the network's message store (NATS) cannot be reached; try again shortly")]
+    Unavailable,
+    #[error("the network's message store did not confirm in time; try again shortly")]
+    Timeout,
+}
+
+/// A room message as it travels through the stream: what the sender's node checked and
+/// the line every node relays.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RoomLine {
+    pub sender: ClientId,
+    /// The room as the sender named it.
+    pub room: String,
+    /// The sender's nick, as archived.
+    pub author: String,
+    pub text: String,
+    /// `PRIVMSG` or `NOTICE`.
+    pub command: String,
+    /// The relayed line's client-only tags, escaped (`+draft/reply=…`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub client_tags: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bot: bool,
+}
+
+/// What travels in the stream.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Event {
+    State(Op),
+    Message(RoomLine),
+    /// A node's first event after start: nothing to apply, but it names its run.
+    Hello,
+}
+
+/// One stream message: the event and who published it (node, run, request number).
+#[derive(Debug, Serialize, Deserialize)]
+struct Envelope {
+    node: String,
+    run: u64,
+    req: u64,
+    event: Event,
+}
+
+/// What the node that published an event learns once the stream brought it back.
+enum Applied {
+    State(Outcome),
+    /// A room message: refused by the room's rules, or accepted, in which case the
+    /// receiver resolves once the local archive has it (with the relayed line, for the
+    /// sender's echo).
+    Message(Result<oneshot::Receiver<Result<Relay, ArchiveError>>, RoomError>),
+}
+
+/// Figures for `/health` and `/metrics`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClusterStatus {
+    pub node: String,
+    pub stream: String,
+    /// Whether the NATS connection is up.
+    pub connected: bool,
+    /// The last stream sequence this node applied.
+    pub applied: u64,
+    /// The stream's last sequence as last seen.
+    pub stream_last: u64,
+    /// Nodes heard from in the last few seconds, this one included, sorted.
+    pub nodes: Vec<String>,
+}
+
+/// This node's handle on the network.
+pub struct Cluster {
+    settings: ClusterSettings,
+    /// Tags this process's client ids (see [`crate::state::run_of`]).
+    run: u64,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    subject: String,
+    next_req: AtomicU64,
+    /// Requests waiting for their event to come back applied.
+    pending: Mutex<HashMap<u64, oneshot::Sender<Applied>>>,
+    /// Queues of connections announced but not yet applied (see [`Op::Connect`]).
+    outboxes: Mutex<HashMap<ClientId, Outbox>>,
+    /// The node name of every run seen in the stream.
+    run_names: Mutex<HashMap<u64, String>>,
+    status: watch::Sender<ClusterStatus>,
+}
+
+impl Cluster {
+    /// Connects to NATS and makes sure the stream exists. Fails if no NATS server of the
+    /// list answers.
+    pub async fn connect(settings: &ClusterSettings) -> anyhow::Result<Arc<Cluster>> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(format!("linechat node {}", settings.node_name))
+            .connection_timeout(Duration::from_secs(5))
+            .max_reconnects(None)
+            .reconnect_delay_callback(|attempt| {
+                Duration::from_millis((100 * (attempt as u64 + 1)).min(2000))
+            })
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!("cluster: NATS connected"),
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!(
+                            "cluster: NATS disconnected; refusing changes until it is back"
+                        )
+                    }
+                    other => tracing::info!("cluster: NATS {other}"),
+                }
+            });
+        if let Some(path) = &settings.credentials {
+            options = options.credentials_file(path).await.map_err(|e| {
+                anyhow::anyhow!("cannot read NATS credentials {}: {e}", path.display())
+            })?;
+        }
+        if let Some(ca) = &settings.tls_ca {
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let (Some(cert), Some(key)) = (&settings.tls_cert, &settings.tls_key) {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        let addrs: Vec<async_nats::ServerAddr> = settings
+            .servers
+            .iter()
+            .map(|u| u.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("bad NATS URL: {e}"))?;
+        let shown = settings.redacted_servers().join(",");
+        let client = options
+            .connect(addrs)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {shown}: {e}"))?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(settings.ack_timeout);
+        let subject = format!("linechat.{}.events", settings.stream);
+        let config = stream::Config {
+            name: settings.stream.clone(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::File,
+            num_replicas: settings.replicas,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        let mut made = None;
+        for attempt in 0..20 {
+            match js.get_or_create_stream(config.clone()).await {
+                Ok(s) => {
+                    made = Some(s);
+                    break;
+                }
+                // A JetStream cluster still electing its leader answers "unavailable".
+                Err(e) if attempt < 19 => {
+                    tracing::info!(error = %e, "cluster: stream not ready yet; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    anyhow::bail!(
+                        "cannot open JetStream stream {} on {shown}: {e} (is JetStream enabled: nats-server -js?)",
+                        settings.stream
+                    )
+                }
+            }
+        }
+        let mut stream = made.expect("loop returns or breaks");
+        let info = stream.info().await?;
+        if info.config.num_replicas != settings.replicas {
+            tracing::warn!(
+                stream = %settings.stream,
+                has = info.config.num_replicas,
+                asked = settings.replicas,
+                "cluster: the stream exists with another replica count; keeping it"
+            );
+        }
+        let run = new_run_tag(&settings.node_name);
+        let (status, _) = watch::channel(ClusterStatus {
+            node: settings.node_name.clone(),
+            stream: settings.stream.clone(),
+            connected: true,
+            stream_last: info.state.last_sequence,
+            ..ClusterStatus::default()
+        });
+        tracing::info!(
+            node = %settings.node_name,
+            servers = %shown,
+            stream = %settings.stream,
+            replicas = info.config.num_replicas,
+            events = info.state.messages,
+            "cluster: joined"
+        );
+        Ok(Arc::new(Cluster {
+            settings: settings.clone(),
+            run,
+            client,
+            js,
+            subject,
+            next_req: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            outboxes: Mutex::new(HashMap::new()),
+            run_names: Mutex::new(HashMap::new()),
+            status,
+        }))
+    }
+
+    /// This node's name.
+    pub fn node_name(&self) -> &str {
+        &self.settings.node_name
+    }
+
+    /// This process's run tag: the high bits of every client id it hands out.
+    pub fn run(&self) -> u64 {
+        self.run
+    }
+
+    /// The current figures (membership, stream position).
+    pub fn status(&self) -> ClusterStatus {
+        let mut s = self.status.borrow().clone();
+        s.connected = self.client.connection_state() == async_nats::connection::State::Connected;
+        s
+    }
+
+    /// Announces a new connection: its queue waits here until the stream brings the
+    /// [`Op::Connect`] back, then becomes the client's queue in the state.
+    pub async fn connect_client(
+        &self,
+        id: ClientId,
+        host: String,
+        outbox: Outbox,
+    ) -> Result<(), ClusterError> {
+        self.lock_outboxes().insert(id, outbox);
+        let op = Op::Connect {
+            id,
+            host,
+            outbox: None,
+        };
+        let result = self.submit(op).await.map(|_| ());
+        self.lock_outboxes().remove(&id);
+        result
+    }
+
+    /// Publishes a state change and waits until this node has applied it, returning what
+    /// it did.
+    pub async fn submit(&self, op: Op) -> Result<Outcome, ClusterError> {
+        match self.publish(Event::State(op)).await? {
+            Applied::State(outcome) => Ok(outcome),
+            Applied::Message(_) => unreachable!("a state event comes back as one"),
+        }
+    }
+
+    /// Like [`Cluster::submit`] for a change that must not be lost to a NATS outage (a
+    /// client leaving): retried in the background until the stream takes it.
+    pub fn submit_eventually(self: &Arc<Self>, op: Op) {
+        let cluster = self.clone();
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let payload = cluster.envelope(req, Event::State(op));
+            for attempt in 0u64.. {
+                // The same message id each time: JetStream keeps one copy.
+                match cluster.publish_payload(req, payload.clone()).await {
+                    Ok(()) => return,
+                    Err(e) if attempt < 600 => {
+                        tracing::debug!(error = %e, "cluster: retrying a departure");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "cluster: gave up announcing a departure");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Publishes a room message; once the stream has it and this node has checked it
+    /// against the room's rules, returns a receiver that resolves when the local archive
+    /// has written it.
+    pub async fn send_room_line(
+        &self,
+        line: RoomLine,
+    ) -> Result<Result<oneshot::Receiver<Result<Relay, ArchiveError>>, RoomError>, ClusterError>
+    {
+        match self.publish(Event::Message(line)).await? {
+            Applied::Message(result) => Ok(result),
+            Applied::State(_) => unreachable!("a message comes back as one"),
+        }
+    }
+
+    /// Publishes a node's first event, naming its run (see [`Event::Hello`]).
+    async fn hello(&self) -> Result<(), ClusterError> {
+        self.publish(Event::Hello).await.map(|_| ())
+    }
+
+    async fn publish(&self, event: Event) -> Result<Applied, ClusterError> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(req, tx);
+        let payload = self.envelope(req, event);
+        if let Err(e) = self.publish_payload(req, payload).await {
+            self.lock_pending().remove(&req);
+            return Err(e);
+        }
+        // Stored: the applier brings it back in stream order.
+        match tokio::time::timeout(self.settings.ack_timeout * 2, rx).await {
+            Ok(Ok(applied)) => Ok(applied),
+            _ => {
+                self.lock_pending().remove(&req);
+                Err(ClusterError::Timeout)
+            }
+        }
+    }
+
+    fn envelope(&self, req: u64, event: Event) -> bytes::Bytes {
+        let envelope = Envelope {
+            node: self.settings.node_name.clone(),
+            run: self.run,
+            req,
+            event,
+        };
+        serde_json::to_vec(&envelope)
+            .expect("events serialise")
+            .into()
+    }
+
+    /// Publishes and waits for JetStream's acknowledgement (stored on the replicas).
+    async fn publish_payload(&self, req: u64, payload: bytes::Bytes) -> Result<(), ClusterError> {
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(ClusterError::Unavailable);
+        }
+        let message = PublishMessage::build()
+            .payload(payload)
+            .message_id(format!("{:x}-{req}", self.run));
+        let ack = self
+            .js
+            .send_publish(self.subject.clone(), message)
+            .await
+            .map_err(|e| match e.kind() {
+                PublishErrorKind::TimedOut => ClusterError::Timeout,
+                _ => ClusterError::Unavailable,
+            })?;
+        ack.await.map_err(|e| match e.kind() {
+            PublishErrorKind::TimedOut => ClusterError::Timeout,
+            _ => ClusterError::Unavailable,
+        })?;
+        Ok(())
+    }
+
+    /// Hands an applied event's result to the request waiting for it, if it is ours.
+    fn answer(&self, run: u64, req: u64, applied: impl FnOnce() -> Applied) {
+        if run != self.run {
+            return;
+        }
+        if let Some(tx) = self.lock_pending().remove(&req) {
+            let _ = tx.send(applied());
+        }
+    }
+
+    /// Whether a request of ours is still waited for.
+    fn awaited(&self, run: u64, req: u64) -> bool {
+        run == self.run && self.lock_pending().contains_key(&req)
+    }
+
+    fn take_outbox(&self, id: ClientId) -> Option<Outbox> {
+        self.lock_outboxes().get(&id).cloned()
+    }
+
+    fn note_run(&self, run: u64, node: &str) {
+        let mut names = self.run_names.lock().unwrap_or_else(|e| e.into_inner());
+        names.entry(run).or_insert_with(|| node.to_string());
+    }
+
+    fn name_of_run(&self, run: u64) -> Option<String> {
+        let names = self.run_names.lock().unwrap_or_else(|e| e.into_inner());
+        names.get(&run).cloned()
+    }
+
+    /// Earlier runs of this node's name (a restart): their clients are gone.
+    fn own_earlier_runs(&self) -> Vec<u64> {
+        let names = self.run_names.lock().unwrap_or_else(|e| e.into_inner());
+        names
+            .iter()
+            .filter(|(run, name)| **run != self.run && **name == self.settings.node_name)
+            .map(|(run, _)| *run)
+            .collect()
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Applied>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lock_outboxes(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, Outbox>> {
+        self.outboxes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A 24-bit tag for this process's run: from the node name and the start time, so a
+/// restarted node never reuses its previous run's client ids. Never 0 (a single server).
+fn new_run_tag(node: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = fnv::FnvHasher::default();
+    h.write(node.as_bytes());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    h.write(&nanos.to_le_bytes());
+    h.write(&std::process::id().to_le_bytes());
+    (h.finish() & 0xff_ffff).max(1)
+}
