@@ -6,6 +6,8 @@
 //! `cargo bench --bench load -- --help` lists the options; `benches/compare.sh` runs it
 //! against linechat, ngircd, InspIRCd and ircd-hybrid and writes BENCHMARKS.md. Loopback only.
 
+#[path = "load/cluster.rs"]
+mod cluster;
 #[path = "load/conn.rs"]
 mod conn;
 #[path = "load/report.rs"]
@@ -30,7 +32,15 @@ use report::Record;
 use target::{LinechatOpts, Target};
 use traffic::Talk;
 
-const SCENARIOS: &[&str] = &["fanout", "rooms", "idle", "connect", "history", "ws-fanout"];
+const SCENARIOS: &[&str] = &[
+    "fanout",
+    "rooms",
+    "idle",
+    "connect",
+    "history",
+    "ws-fanout",
+    "cluster",
+];
 
 #[derive(Parser, Debug)]
 #[command(about = "Side-by-side IRC server load benchmark (loopback only)")]
@@ -51,7 +61,8 @@ struct Opts {
     /// Process name of an external target, found with `pgrep -o -x`.
     #[arg(long)]
     pgrep: Option<String>,
-    /// Comma-separated scenarios: fanout, rooms, idle, connect, history, ws-fanout, or all.
+    /// Comma-separated scenarios: fanout, rooms, idle, connect, history, ws-fanout,
+    /// cluster (the fan-out over 1, 2 and 3 nodes through NATS; needs nats-server), or all.
     #[arg(long, default_value = "fanout,rooms,idle,connect")]
     scenarios: String,
     /// Runs of each scenario (linechat: a fresh server each time).
@@ -202,19 +213,21 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
         external = Some(t);
     }
+    let lo = LinechatOpts {
+        bin: o.server_bin.clone(),
+        tmpfs: o.log_dir_tmpfs,
+        index_off: o.index_off,
+        server_cpu: o.server_cpu,
+        sendq: o.sendq,
+    };
     println!("{}", Record::markdown_header());
     for run in o.run_index..o.run_index + o.runs {
         for s in &scenarios {
             let got = match &external {
                 Some(t) => one(&rt, &o, t, s, run),
+                // One record per node count, each on fresh nodes and NATS.
+                None if s == "cluster" => cluster::records(&rt, &o, &lo, run),
                 None => {
-                    let lo = LinechatOpts {
-                        bin: o.server_bin.clone(),
-                        tmpfs: o.log_dir_tmpfs,
-                        index_off: o.index_off,
-                        server_cpu: o.server_cpu,
-                        sendq: o.sendq,
-                    };
                     let mut got = Vec::new();
                     // ws-fanout measures two loads, each on a fresh server.
                     for variant in 0..if s == "ws-fanout" { 2 } else { 1 } {
@@ -329,6 +342,10 @@ fn one_variant(
             }
             history(rt, o, t, &mut rec);
         }
+        "cluster" => {
+            eprintln!("cluster: linechat nodes only; skipped for {}", t.name);
+            return Vec::new();
+        }
         _ => unreachable!(),
     }
     if !t.alive() {
@@ -339,7 +356,12 @@ fn one_variant(
 }
 
 fn judge(o: &Opts, t: &Target, q: &sys::Quiet, rec: &mut Record) {
-    let d = q.since(&[t.pid, std::process::id()]);
+    judge_pids(o, &[t.pid, std::process::id()], q, rec);
+}
+
+/// Whether processes other than `measured` ran since `q` (taken excluding the same ones).
+fn judge_pids(o: &Opts, measured: &[u32], q: &sys::Quiet, rec: &mut Record) {
+    let d = q.since(measured);
     rec.set("other_cpu_s", d.other_cpu);
     rec.set("steal_s", d.steal);
     rec.set("loadavg", d.loadavg);
@@ -362,16 +384,44 @@ fn talk_at(
     spec: &Talk,
     rec: &mut Record,
 ) {
-    let ready = rt.block_on(traffic::prepare(addr, spec, o.parallel));
+    talk_on(rt, o, &[t], &[], &[addr.to_string()], spec, rec);
+}
+
+/// The load on clients spread round-robin over `addrs`, served by `servers` (their CPU
+/// seconds summed into the server CPU, their RSS summed); the CPU seconds of the processes
+/// `apart` (NATS) during the load are returned, with the checked deliveries.
+fn talk_on(
+    rt: &tokio::runtime::Runtime,
+    o: &Opts,
+    servers: &[&Target],
+    apart: &[u32],
+    addrs: &[String],
+    spec: &Talk,
+    rec: &mut Record,
+) -> (traffic::Checked, Vec<f64>) {
+    let ready = rt.block_on(traffic::prepare_on(addrs, spec, o.parallel));
     let failed = ready.failed;
     rt.block_on(async { tokio::time::sleep(Duration::from_millis(300)).await });
+    let mut measured: Vec<u32> = servers.iter().map(|t| t.pid).collect();
+    measured.extend(apart.iter().copied().chain([std::process::id()]));
+    let cpus = || -> Vec<sys::CpuTime> {
+        let pids = servers.iter().map(|t| t.pid).chain(apart.iter().copied());
+        pids.map(sys::CpuTime::read).collect()
+    };
     let mut before = None;
     let checked = rt.block_on(traffic::run(spec, ready, || {
-        before = Some((t.cpu(), sys::Quiet::now(&[t.pid, std::process::id()])));
+        before = Some((cpus(), sys::Quiet::now(&measured)));
     }));
-    let cpu = before.as_ref().map_or(f64::NAN, |b| t.cpu().since(&b.0));
+    let used: Vec<f64> = match &before {
+        Some((then, _)) => cpus().iter().zip(then).map(|(n, t)| n.since(t)).collect(),
+        None => vec![f64::NAN; servers.len() + apart.len()],
+    };
+    let (cpu, apart_cpu) = (
+        used[..servers.len()].iter().sum::<f64>(),
+        used[servers.len()..].to_vec(),
+    );
     if let Some((_, q)) = &before {
-        judge(o, t, q, rec);
+        judge_pids(o, &measured, q, rec);
     }
     rec.set("clients", spec.clients as f64);
     rec.set("messages", spec.sent_total() as f64);
@@ -386,7 +436,8 @@ fn talk_at(
     rec.set("deliveries_per_cpu_s", checked.delivered as f64 / cpu);
     rec.set("deliveries_per_s", checked.delivered as f64 / checked.wall);
     rec.set("cpu_us_per_message", cpu * 1e6 / spec.sent_total() as f64);
-    rec.set("rss_kib", t.rss_kib() as f64);
+    let rss: u64 = servers.iter().map(|t| t.rss_kib()).sum();
+    rec.set("rss_kib", rss as f64);
     if let Some(h) = checked.latency.as_ref().filter(|h| !h.is_empty()) {
         rec.set("p50_ms", h.value_at_quantile(0.50) as f64 / 1000.0);
         rec.set("p99_ms", h.value_at_quantile(0.99) as f64 / 1000.0);
@@ -399,6 +450,7 @@ fn talk_at(
             checked.lost, checked.duplicates, checked.reordered, checked.dropped
         ));
     }
+    (checked, apart_cpu)
 }
 
 fn idle(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record) {

@@ -65,6 +65,10 @@ pub struct Metrics {
     pub sendq_disconnects: Counter,
     /// Input lines held back by flood control before being read.
     pub flood_paced_lines: Counter,
+    /// Cluster nodes heard from lately (0 for a single server).
+    cluster_nodes: Gauge,
+    /// Events in the network's stream not yet applied here.
+    cluster_stream_lag: Gauge,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -140,7 +144,21 @@ impl Metrics {
             "Input lines held back by flood control",
             flood_paced_lines.clone(),
         );
+        let cluster_nodes = Gauge::default();
+        registry.register(
+            "cluster_nodes",
+            "Cluster nodes heard from in the last few seconds (0: not a cluster node)",
+            cluster_nodes.clone(),
+        );
+        let cluster_stream_lag = Gauge::default();
+        registry.register(
+            "cluster_stream_lag",
+            "Events in the network's JetStream stream this node has not applied yet",
+            cluster_stream_lag.clone(),
+        );
         Metrics {
+            cluster_nodes,
+            cluster_stream_lag,
             registry,
             connections,
             registered_users,
@@ -169,9 +187,18 @@ impl Metrics {
 
     /// The OpenMetrics text of every metric, with the state gauges set from `users` and
     /// `rooms` first.
-    pub fn render(&self, users: usize, rooms: usize) -> String {
+    pub fn render(
+        &self,
+        users: usize,
+        rooms: usize,
+        cluster: Option<&crate::cluster::ClusterStatus>,
+    ) -> String {
         self.registered_users.set(users as i64);
         self.rooms.set(rooms as i64);
+        if let Some(c) = cluster {
+            self.cluster_nodes.set(c.nodes.len() as i64);
+            self.cluster_stream_lag.set(c.lag() as i64);
+        }
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -54,6 +54,20 @@ pub async fn captured<F: Future>(owner: usize, fut: F) -> (F::Output, Vec<Bytes>
     (out, lines)
 }
 
+/// [`captured`] for a synchronous step run on another task (a cluster node applying a
+/// change its client made under a label): the lines are handed back to the client's
+/// session, which queues them inside its own capture.
+pub(crate) fn captured_sync<R>(owner: usize, f: impl FnOnce() -> R) -> (R, Vec<Bytes>) {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let capture = Capture {
+        owner,
+        lines: lines.clone(),
+    };
+    let out = CAPTURE.sync_scope(capture, f);
+    let lines = std::mem::take(&mut *lines.lock().unwrap_or_else(|e| e.into_inner()));
+    (out, lines)
+}
+
 /// Whether the running task is capturing the replies of the client whose outbox is
 /// `owner` (it is handling a labeled line from that client).
 pub(crate) fn capturing(owner: usize) -> bool {

@@ -248,7 +248,7 @@ async fn sweep_idle_members(ctx: Ctx) {
                         id: *id,
                         server: server.clone(),
                     };
-                    if let Err(e) = cluster.submit(op).await {
+                    if let Err(e) = cluster.submit(op, None).await {
                         tracing::warn!(error = %e, "cluster: idle kick not announced; retrying");
                         break;
                     }

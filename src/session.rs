@@ -130,8 +130,15 @@ impl Session {
             return Some(op.apply(&self.ctx.state));
         };
         let command = op.command();
-        match cluster.submit(op).await {
-            Ok(outcome) => Some(outcome),
+        let owner = self.outbox.owner_key();
+        let labeled = crate::reply::capturing(owner).then_some(owner);
+        match cluster.submit(op, labeled).await {
+            Ok((outcome, lines)) => {
+                for l in lines {
+                    self.send(l);
+                }
+                Some(outcome)
+            }
             Err(e) => {
                 self.fail(
                     command,

@@ -29,6 +29,8 @@ pub const METRICS: &[(&str, &str, bool)] = &[
     ),
     ("p99_ms", "p99 latency (ms)", false),
     ("p50_ms", "p50 latency (ms)", false),
+    ("cross_p99_ms", "cross-node p99 latency (ms)", false),
+    ("cross_p50_ms", "cross-node p50 latency (ms)", false),
     ("deliveries_per_s", "deliveries per wall second", true),
     ("rss_per_conn_kib", "RSS per idle connection (KiB)", false),
     ("regs_per_s", "registrations per second", true),

@@ -21,6 +21,18 @@ pub struct LinechatOpts {
     pub sendq: u64,
 }
 
+impl LinechatOpts {
+    /// The target's name in the report.
+    pub fn name(&self) -> &'static str {
+        match (self.tmpfs, self.index_off) {
+            (false, false) => "linechat",
+            (true, false) => "linechat (tmpfs)",
+            (false, true) => "linechat (index off)",
+            (true, true) => "linechat (tmpfs, index off)",
+        }
+    }
+}
+
 pub struct Target {
     pub name: String,
     pub addr: String,
@@ -35,6 +47,17 @@ pub struct Target {
 impl Target {
     /// Starts a fresh linechat and waits until it listens.
     pub fn start_linechat(o: &LinechatOpts) -> Result<Self, String> {
+        Self::launch(o, o.name(), &[])
+    }
+
+    /// Starts a fresh linechat as node `node` of the network whose stream is on the NATS
+    /// server at `nats` (`nats://127.0.0.1:PORT`), and waits until it listens.
+    pub fn start_linechat_node(o: &LinechatOpts, nats: &str, node: &str) -> Result<Self, String> {
+        let args = ["--cluster", nats, "--node-name", node].map(String::from);
+        Self::launch(o, &format!("linechat node {node}"), &args)
+    }
+
+    fn launch(o: &LinechatOpts, name: &str, extra: &[String]) -> Result<Self, String> {
         let dir = if o.tmpfs {
             tempfile::Builder::new()
                 .prefix("linechat-bench-")
@@ -53,6 +76,7 @@ impl Target {
             .arg(o.sendq.to_string())
             .arg("--log-dir")
             .arg(dir.path())
+            .args(extra)
             .env("RUST_LOG", "warn,linechat::service=info")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -72,11 +96,19 @@ impl Target {
             .map_err(|e| format!("start {}: {e}", o.bin.display()))?;
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         let (mut addr, mut ws_addr) = (None, None);
+        let mut last = String::new();
         while addr.is_none() || ws_addr.is_none() {
             let mut line = String::new();
             if stderr.read_line(&mut line).unwrap_or(0) == 0 {
                 let _ = child.kill();
-                return Err("chat-server exited before it logged its addresses".into());
+                let _ = child.wait();
+                return Err(format!(
+                    "chat-server exited before it logged its addresses (last line: {})",
+                    last.trim()
+                ));
+            }
+            if !line.trim().is_empty() {
+                last.clone_from(&line);
             }
             if let Some(rest) = line.split("listening on ").nth(1) {
                 addr = rest.split_whitespace().next().map(str::to_string);
@@ -89,12 +121,7 @@ impl Target {
         std::thread::spawn(move || for _ in stderr.lines() {});
         let pid = child.id();
         Ok(Target {
-            name: match (o.tmpfs, o.index_off) {
-                (false, false) => "linechat".into(),
-                (true, false) => "linechat (tmpfs)".into(),
-                (false, true) => "linechat (index off)".into(),
-                (true, true) => "linechat (tmpfs, index off)".into(),
-            },
+            name: name.to_string(),
             addr: addr.unwrap(),
             ws_addr,
             pid,

@@ -4,6 +4,9 @@
 //!
 //! A message is `PRIVMSG #room :<sender id> <sequence> <send time µs> <padding>`; the
 //! send time counts from an instant all clients share (they live in one process).
+//!
+//! The clients may be spread over several servers (the nodes of a cluster, round-robin);
+//! deliveries whose sender is on another node than the receiver are also timed apart.
 
 use std::collections::HashMap;
 use std::io;
@@ -65,6 +68,9 @@ pub struct Checked {
     /// Connections that ended (or were refused) before the end.
     pub dropped: u64,
     pub latency: Option<Histogram<u64>>,
+    /// The latency of the deliveries from a sender on another node than the receiver's
+    /// (empty with one node).
+    pub cross_latency: Option<Histogram<u64>>,
     /// From the first message sent to the last delivery (or to giving up).
     pub wall: f64,
 }
@@ -84,32 +90,40 @@ struct Track {
 
 struct Tally {
     hist: Histogram<u64>,
+    cross: Histogram<u64>,
     distinct: u64,
     duplicates: u64,
     reordered: u64,
     dropped: bool,
 }
 
-/// Connected, registered and joined clients, ready to talk.
+/// Connected, registered and joined clients, ready to talk, each with the index of the
+/// node (address) it is connected to.
 pub struct Ready {
-    clients: Vec<(conn::Reader, conn::Writer)>,
+    clients: Vec<(conn::Reader, conn::Writer, usize)>,
     pub failed: u64,
 }
 
 /// Connects, registers and joins every client (at most `parallel` at a time).
 pub async fn prepare(addr: &str, talk: &Talk, parallel: usize) -> Ready {
+    prepare_on(&[addr.to_string()], talk, parallel).await
+}
+
+/// Like [`prepare`], client `c` connecting to `addrs[c % addrs.len()]`.
+pub async fn prepare_on(addrs: &[String], talk: &Talk, parallel: usize) -> Ready {
     let gate = Arc::new(Semaphore::new(parallel));
     let mut tasks = Vec::with_capacity(talk.clients);
     for c in 0..talk.clients {
         let gate = gate.clone();
-        let addr = addr.to_string();
+        let node = c % addrs.len();
+        let addr = addrs[node].clone();
         let room = format!("#load{}", talk.room_of(c));
         let transport = talk.transport;
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire().await.unwrap();
             let (mut r, w, _) = conn::register(&addr, transport, &format!("u{c}"), "").await?;
             conn::join(&mut r, &w, &room).await?;
-            io::Result::Ok((r, w))
+            io::Result::Ok((r, w, node))
         }));
     }
     let mut ready = Ready {
@@ -143,15 +157,19 @@ pub async fn run(talk: &Talk, ready: Ready, started: impl FnOnce()) -> Checked {
     let done = Arc::new(AtomicUsize::new(0));
     let progress = Arc::new(AtomicU64::new(0));
     let (stop_tx, stop_rx) = watch::channel(false);
+    // The node of every client, by the id it sends under.
+    let node_of: Arc<Vec<usize>> = Arc::new(ready.clients.iter().map(|c| c.2).collect());
     let mut readers = Vec::with_capacity(n);
     let mut senders = Vec::new();
-    for (c, (mut r, w)) in ready.clients.into_iter().enumerate() {
+    for (c, (mut r, w, node)) in ready.clients.into_iter().enumerate() {
         let expected = talk.expected_by(c);
         let (go, done, progress) = (go.clone(), done.clone(), progress.clone());
+        let node_of = node_of.clone();
         let mut stop = stop_rx.clone();
         readers.push(tokio::spawn(async move {
             let mut tally = Tally {
                 hist: Histogram::new(3).unwrap(),
+                cross: Histogram::new(3).unwrap(),
                 distinct: 0,
                 duplicates: 0,
                 reordered: 0,
@@ -187,7 +205,11 @@ pub async fn run(talk: &Talk, ready: Ready, started: impl FnOnce()) -> Checked {
                     continue;
                 };
                 let now = base.elapsed().as_micros() as u64;
-                let _ = tally.hist.record(now.saturating_sub(at).max(1));
+                let us = now.saturating_sub(at).max(1);
+                let _ = tally.hist.record(us);
+                if node_of.get(from as usize).is_some_and(|&n| n != node) {
+                    let _ = tally.cross.record(us);
+                }
                 let t = tracks.entry(from).or_default();
                 let (word, bit) = ((seq / 64) as usize, 1u64 << (seq % 64));
                 if t.seen.len() <= word {
@@ -264,6 +286,7 @@ pub async fn run(talk: &Talk, ready: Ready, started: impl FnOnce()) -> Checked {
         ..Default::default()
     };
     let mut hist = Histogram::<u64>::new(3).unwrap();
+    let mut cross = Histogram::<u64>::new(3).unwrap();
     let mut keep = Vec::new();
     for t in readers {
         let Ok((tally, expected, r)) = t.await else {
@@ -271,6 +294,7 @@ pub async fn run(talk: &Talk, ready: Ready, started: impl FnOnce()) -> Checked {
             continue;
         };
         let _ = hist.add(&tally.hist);
+        let _ = cross.add(&tally.cross);
         checked.expected += expected;
         checked.delivered += tally.distinct;
         checked.lost += expected.saturating_sub(tally.distinct);
@@ -283,5 +307,6 @@ pub async fn run(talk: &Talk, ready: Ready, started: impl FnOnce()) -> Checked {
         let _ = s.await;
     }
     checked.latency = Some(hist);
+    checked.cross_latency = Some(cross);
     checked
 }

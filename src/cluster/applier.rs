@@ -7,7 +7,7 @@
 //! a row this node's archive already has (it crashed after writing, before the stream
 //! moved on) is recognised by its stamp and not written twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use futures::StreamExt;
 use tokio::sync::{oneshot, watch};
 
 use super::{Applied, Cluster, Envelope, Event, RoomLine};
+use crate::command::SenderWait;
 use crate::context::Ctx;
 use crate::names::room_key;
 use crate::state::Op;
@@ -32,6 +33,7 @@ pub async fn spawn_applier(ctx: Ctx, cluster: Arc<Cluster>) -> anyhow::Result<()
         cluster: cluster.clone(),
         stamps: HashMap::new(),
         applied: applied_tx,
+        recent: RecentRequests::default(),
     };
     tokio::spawn(applier.run(stream));
     if target > 0 {
@@ -68,6 +70,36 @@ struct Applier {
     stamps: HashMap<String, i64>,
     /// The last stream sequence applied.
     applied: watch::Sender<u64>,
+    /// Requests applied lately, as (run, request number): a publish attempt stored
+    /// twice (its first acknowledgement was lost) is applied once. Every node applies
+    /// the same stream from its start, so every node keeps the same window.
+    recent: RecentRequests,
+}
+
+/// The last [`RECENT_REQUESTS`] requests applied, for [`Applier::recent`].
+#[derive(Default)]
+struct RecentRequests {
+    seen: HashSet<(u64, u64)>,
+    order: VecDeque<(u64, u64)>,
+}
+
+/// How many applied requests are remembered: far more than can be retried at once.
+const RECENT_REQUESTS: usize = 1 << 16;
+
+impl RecentRequests {
+    /// Records a request; `false` if it was already applied.
+    fn first_time(&mut self, key: (u64, u64)) -> bool {
+        if !self.seen.insert(key) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > RECENT_REQUESTS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.seen.remove(&old);
+        }
+        true
+    }
 }
 
 impl Applier {
@@ -84,6 +116,10 @@ impl Applier {
             let consumer = stream
                 .create_consumer(pull::OrderedConfig {
                     deliver_policy,
+                    // Short pulls, so a consumer lost with its NATS server (or a NATS
+                    // restart) is noticed by missing heartbeats within seconds, and the
+                    // ordered consumer recreates itself where it left off.
+                    max_expires: Duration::from_secs(2),
                     ..Default::default()
                 })
                 .await;
@@ -103,7 +139,16 @@ impl Applier {
                     continue;
                 }
             };
-            while let Some(message) = messages.next().await {
+            let reconnected = self.cluster.reconnected.clone();
+            loop {
+                let message = tokio::select! {
+                    m = messages.next() => m,
+                    () = reconnected.notified() => {
+                        tracing::info!("cluster: reconnected; reading the stream from {next}");
+                        break;
+                    }
+                };
+                let Some(message) = message else { break };
                 let message = match message {
                     Ok(m) => m,
                     Err(e) => {
@@ -137,19 +182,33 @@ impl Applier {
             node,
             run,
             req,
+            deadline,
             event,
         } = envelope;
         self.cluster.note_run(run, &node);
+        if deadline.is_some_and(|d| millis > d) {
+            // Its publisher gave up on it (and told its client) before NATS stored it.
+            tracing::debug!(node = %node, req, "cluster: event stored after its deadline; ignored");
+            return;
+        }
+        if !self.recent.first_time((run, req)) {
+            return; // another attempt of a request already applied
+        }
         match event {
-            Event::Hello => self
-                .cluster
-                .answer(run, req, || Applied::State(crate::state::Outcome::Done)),
+            Event::Hello => self.cluster.answer(run, req, || {
+                Applied::State(crate::state::Outcome::Done, Vec::new())
+            }),
             Event::State(mut op) => {
                 if let Op::Connect { id, outbox, .. } = &mut op {
                     *outbox = self.cluster.take_outbox(*id);
                 }
-                let outcome = op.apply(&self.ctx.state);
-                self.cluster.answer(run, req, || Applied::State(outcome));
+                // A labeled request's replies are captured for its session.
+                let (outcome, lines) = match self.cluster.awaited(run, req).flatten() {
+                    Some(owner) => crate::reply::captured_sync(owner, || op.apply(&self.ctx.state)),
+                    None => (op.apply(&self.ctx.state), Vec::new()),
+                };
+                self.cluster
+                    .answer(run, req, || Applied::State(outcome, lines));
             }
             Event::Message(line) => self.message(line, run, req, millis).await,
         }
@@ -173,13 +232,14 @@ impl Applier {
         let last = self.stamps.get(&key).copied().unwrap_or(i64::MIN);
         let stamp = next_stamp(last, millis);
         self.stamps.insert(key, stamp);
-        let reply = if self.cluster.awaited(run, req) {
+        let reply = self.cluster.awaited(run, req).map(|labeled| {
             let (tx, rx) = oneshot::channel();
             self.cluster.answer(run, req, || Applied::Message(Ok(rx)));
-            Some(tx)
-        } else {
-            None
-        };
+            match labeled {
+                Some(_) => SenderWait::Labeled(tx),
+                None => SenderWait::Direct(tx),
+            }
+        });
         let delivery = crate::command::cluster_room_delivery(
             self.ctx.clone(),
             line,

@@ -35,6 +35,15 @@ use crate::state::{ClientId, Op, Outcome, RoomError};
 pub use applier::spawn_applier;
 pub use liveness::spawn_liveness;
 
+/// How long a change waits for a lost NATS connection to come back before failing.
+const DISCONNECTED_GRACE: Duration = Duration::from_secs(3);
+/// How long one publish attempt counts (its envelope's deadline).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a stored change may take to come back through this node's stream reader.
+const APPLY_PATIENCE: Duration = Duration::from_secs(120);
+/// How much longer than its deadline an attempt waits for its acknowledgement.
+const ACK_GRACE: Duration = Duration::from_secs(1);
+
 /// Why the network could not take a change; the client is told, nothing was applied.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -42,6 +51,8 @@ pub enum ClusterError {
     Unavailable,
     #[error("the network's message store did not confirm in time; try again shortly")]
     Timeout,
+    #[error("stored, but this server has not caught up with the network yet")]
+    Stalled,
 }
 
 /// A room message as it travels through the stream: what the sender's node checked and
@@ -79,12 +90,30 @@ struct Envelope {
     node: String,
     run: u64,
     req: u64,
+    /// Unix ms after which the publisher has told its client the change failed: stored
+    /// later than that (NATS flushed it after a reconnection), every node ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deadline: Option<i64>,
     event: Event,
+}
+
+/// [`Envelope`] as published, borrowing its event (an attempt is serialised afresh).
+#[derive(Serialize)]
+struct EnvelopeRef<'a> {
+    node: String,
+    run: u64,
+    req: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline: Option<i64>,
+    /// The [`Event`], serialised once for every attempt.
+    event: &'a serde_json::Value,
 }
 
 /// What the node that published an event learns once the stream brought it back.
 enum Applied {
-    State(Outcome),
+    /// What the change did, and the lines it queued for the requesting client when that
+    /// client's line was labeled (they go out inside the label's response).
+    State(Outcome, Vec<bytes::Bytes>),
     /// A room message: refused by the room's rules, or accepted, in which case the
     /// receiver resolves once the local archive has it (with the relayed line, for the
     /// sender's echo).
@@ -104,6 +133,23 @@ pub struct ClusterStatus {
     pub stream_last: u64,
     /// Nodes heard from in the last few seconds, this one included, sorted.
     pub nodes: Vec<String>,
+    /// Events stored in the stream and not yet applied here.
+    pub lag: u64,
+}
+
+impl ClusterStatus {
+    /// Events stored in the stream and not yet applied here.
+    pub fn lag(&self) -> u64 {
+        self.stream_last.saturating_sub(self.applied)
+    }
+}
+
+/// A request of this node waiting for its event to come back from the stream.
+struct Waiter {
+    tx: oneshot::Sender<Applied>,
+    /// The requesting client's outbox identity when its line is labeled
+    /// ([`crate::reply`]): the replies the change causes are captured for the label.
+    labeled: Option<usize>,
 }
 
 /// This node's handle on the network.
@@ -116,18 +162,22 @@ pub struct Cluster {
     subject: String,
     next_req: AtomicU64,
     /// Requests waiting for their event to come back applied.
-    pending: Mutex<HashMap<u64, oneshot::Sender<Applied>>>,
+    pending: Mutex<HashMap<u64, Waiter>>,
     /// Queues of connections announced but not yet applied (see [`Op::Connect`]).
     outboxes: Mutex<HashMap<ClientId, Outbox>>,
     /// The node name of every run seen in the stream.
     run_names: Mutex<HashMap<u64, String>>,
     status: watch::Sender<ClusterStatus>,
+    /// Signalled on every (re)connection to NATS.
+    reconnected: Arc<tokio::sync::Notify>,
 }
 
 impl Cluster {
     /// Connects to NATS and makes sure the stream exists. Fails if no NATS server of the
     /// list answers.
     pub async fn connect(settings: &ClusterSettings) -> anyhow::Result<Arc<Cluster>> {
+        let reconnected = Arc::new(tokio::sync::Notify::new());
+        let on_connect = reconnected.clone();
         let mut options = async_nats::ConnectOptions::new()
             .name(format!("linechat node {}", settings.node_name))
             .connection_timeout(Duration::from_secs(5))
@@ -135,15 +185,23 @@ impl Cluster {
             .reconnect_delay_callback(|attempt| {
                 Duration::from_millis((100 * (attempt as u64 + 1)).min(2000))
             })
-            .event_callback(|event| async move {
-                match event {
-                    async_nats::Event::Connected => tracing::info!("cluster: NATS connected"),
-                    async_nats::Event::Disconnected => {
-                        tracing::warn!(
-                            "cluster: NATS disconnected; refusing changes until it is back"
-                        )
+            .event_callback(move |event| {
+                let on_connect = on_connect.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Connected => {
+                            tracing::info!("cluster: NATS connected");
+                            // The stream's reader starts afresh from where it was: a
+                            // restarted NATS server has forgotten its consumer.
+                            on_connect.notify_one();
+                        }
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!(
+                                "cluster: NATS disconnected; refusing changes until it is back"
+                            )
+                        }
+                        other => tracing::info!("cluster: NATS {other}"),
                     }
-                    other => tracing::info!("cluster: NATS {other}"),
                 }
             });
         if let Some(path) = &settings.credentials {
@@ -169,7 +227,7 @@ impl Cluster {
             .await
             .map_err(|e| anyhow::anyhow!("cannot connect to NATS at {shown}: {e}"))?;
         let mut js = jetstream::new(client.clone());
-        js.set_timeout(settings.ack_timeout);
+        js.set_timeout(ATTEMPT_TIMEOUT);
         let subject = format!("linechat.{}.events", settings.stream);
         let config = stream::Config {
             name: settings.stream.clone(),
@@ -236,6 +294,7 @@ impl Cluster {
             outboxes: Mutex::new(HashMap::new()),
             run_names: Mutex::new(HashMap::new()),
             status,
+            reconnected,
         }))
     }
 
@@ -253,6 +312,7 @@ impl Cluster {
     pub fn status(&self) -> ClusterStatus {
         let mut s = self.status.borrow().clone();
         s.connected = self.client.connection_state() == async_nats::connection::State::Connected;
+        s.lag = s.lag();
         s
     }
 
@@ -270,16 +330,21 @@ impl Cluster {
             host,
             outbox: None,
         };
-        let result = self.submit(op).await.map(|_| ());
+        let result = self.submit(op, None).await.map(|_| ());
         self.lock_outboxes().remove(&id);
         result
     }
 
     /// Publishes a state change and waits until this node has applied it, returning what
-    /// it did.
-    pub async fn submit(&self, op: Op) -> Result<Outcome, ClusterError> {
-        match self.publish(Event::State(op)).await? {
-            Applied::State(outcome) => Ok(outcome),
+    /// it did and, for a labeled line (`labeled` is the client's outbox identity), the
+    /// lines it caused for that client.
+    pub async fn submit(
+        &self,
+        op: Op,
+        labeled: Option<usize>,
+    ) -> Result<(Outcome, Vec<bytes::Bytes>), ClusterError> {
+        match self.publish(Event::State(op), labeled).await? {
+            Applied::State(outcome, lines) => Ok((outcome, lines)),
             Applied::Message(_) => unreachable!("a state event comes back as one"),
         }
     }
@@ -290,10 +355,11 @@ impl Cluster {
         let cluster = self.clone();
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let payload = cluster.envelope(req, Event::State(op));
+            let event = serde_json::to_value(Event::State(op)).expect("events serialise");
             for attempt in 0u64.. {
                 // The same message id each time: JetStream keeps one copy.
-                match cluster.publish_payload(req, payload.clone()).await {
+                let payload = |deadline| cluster.envelope(req, &event, deadline);
+                match cluster.publish_payload(req, payload, false).await {
                     Ok(()) => return,
                     Err(e) if attempt < 600 => {
                         tracing::debug!(error = %e, "cluster: retrying a departure");
@@ -311,46 +377,69 @@ impl Cluster {
     /// Publishes a room message; once the stream has it and this node has checked it
     /// against the room's rules, returns a receiver that resolves when the local archive
     /// has written it.
+    ///
+    /// Unless the line is `labeled`, the sender's echo or FAIL is queued by the archive
+    /// writer with the room's delivery (so the sender sees its line in the room's order),
+    /// and the receiver only says when; a labeled line's echo is the session's to send.
     pub async fn send_room_line(
         &self,
         line: RoomLine,
+        labeled: Option<usize>,
     ) -> Result<Result<oneshot::Receiver<Result<Relay, ArchiveError>>, RoomError>, ClusterError>
     {
-        match self.publish(Event::Message(line)).await? {
+        match self.publish(Event::Message(line), labeled).await? {
             Applied::Message(result) => Ok(result),
-            Applied::State(_) => unreachable!("a message comes back as one"),
+            Applied::State(..) => unreachable!("a message comes back as one"),
         }
     }
 
     /// Publishes a node's first event, naming its run (see [`Event::Hello`]).
+    /// Retried for a while: a stream just created on a NATS cluster may have no leader yet.
     async fn hello(&self) -> Result<(), ClusterError> {
-        self.publish(Event::Hello).await.map(|_| ())
-    }
-
-    async fn publish(&self, event: Event) -> Result<Applied, ClusterError> {
-        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        self.lock_pending().insert(req, tx);
-        let payload = self.envelope(req, event);
-        if let Err(e) = self.publish_payload(req, payload).await {
-            self.lock_pending().remove(&req);
-            return Err(e);
-        }
-        // Stored: the applier brings it back in stream order.
-        match tokio::time::timeout(self.settings.ack_timeout * 2, rx).await {
-            Ok(Ok(applied)) => Ok(applied),
-            _ => {
-                self.lock_pending().remove(&req);
-                Err(ClusterError::Timeout)
+        let mut tries = 0;
+        loop {
+            match self.publish(Event::Hello, None).await {
+                Ok(_) => return Ok(()),
+                Err(e) if tries >= 10 => return Err(e),
+                Err(e) => {
+                    tracing::info!(error = %e, "cluster: stream not answering yet; retrying");
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
             }
         }
     }
 
-    fn envelope(&self, req: u64, event: Event) -> bytes::Bytes {
-        let envelope = Envelope {
+    async fn publish(&self, event: Event, labeled: Option<usize>) -> Result<Applied, ClusterError> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(req, Waiter { tx, labeled });
+        let event = serde_json::to_value(&event).expect("events serialise");
+        let payload = |deadline| self.envelope(req, &event, deadline);
+        if let Err(e) = self.publish_payload(req, payload, true).await {
+            self.lock_pending().remove(&req);
+            return Err(e);
+        }
+        // Stored: it will take effect everywhere, and the applier brings it back here in
+        // stream order. Waited for as long as that takes (a NATS restart makes the reader
+        // start afresh); only a reader stalled for minutes gives up, without claiming
+        // the change failed.
+        match tokio::time::timeout(APPLY_PATIENCE, rx).await {
+            Ok(Ok(applied)) => Ok(applied),
+            _ => {
+                self.lock_pending().remove(&req);
+                tracing::error!(req, "cluster: a stored change was not applied here in time");
+                Err(ClusterError::Stalled)
+            }
+        }
+    }
+
+    fn envelope(&self, req: u64, event: &serde_json::Value, deadline: Option<i64>) -> bytes::Bytes {
+        let envelope = EnvelopeRef {
             node: self.settings.node_name.clone(),
             run: self.run,
             req,
+            deadline,
             event,
         };
         serde_json::to_vec(&envelope)
@@ -358,27 +447,72 @@ impl Cluster {
             .into()
     }
 
-    /// Publishes and waits for JetStream's acknowledgement (stored on the replicas).
-    async fn publish_payload(&self, req: u64, payload: bytes::Bytes) -> Result<(), ClusterError> {
-        if self.client.connection_state() != async_nats::connection::State::Connected {
-            return Err(ClusterError::Unavailable);
+    /// Publishes and waits for JetStream's acknowledgement (stored on the replicas),
+    /// trying again for up to the ack timeout: a NATS server lost from a cluster of them
+    /// (the client fails over within moments) or a stream electing a new leader (no
+    /// stream, or no answer, for some seconds) delays a change rather than failing it.
+    /// Cut off from NATS for [`DISCONNECTED_GRACE`], it fails.
+    ///
+    /// Each attempt is a new message whose envelope says until when it counts (`payload`
+    /// gets that deadline, Unix ms, when `expiring`): an attempt NATS stores too late (it
+    /// sat in the client's buffer through an outage) is ignored by every node, and one
+    /// stored twice is applied once (the applier knows each request's number). So once
+    /// this says it failed, nothing it sent takes effect later.
+    async fn publish_payload(
+        &self,
+        req: u64,
+        payload: impl Fn(Option<i64>) -> bytes::Bytes,
+        expiring: bool,
+    ) -> Result<(), ClusterError> {
+        let budget = self.settings.ack_timeout;
+        let started = std::time::Instant::now();
+        let mut error = ClusterError::Unavailable;
+        for attempt in 0u32.. {
+            let left = budget.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                return Err(error);
+            }
+            let connected = async {
+                while self.client.connection_state() != async_nats::connection::State::Connected {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            };
+            if tokio::time::timeout(left.min(DISCONNECTED_GRACE), connected)
+                .await
+                .is_err()
+            {
+                return Err(ClusterError::Unavailable);
+            }
+            let try_for = budget
+                .saturating_sub(started.elapsed())
+                .min(ATTEMPT_TIMEOUT);
+            let deadline = expiring
+                .then(|| chrono::Utc::now().timestamp_millis() + try_for.as_millis() as i64);
+            let message = PublishMessage::build()
+                .payload(payload(deadline))
+                .message_id(format!("{:x}-{req}-{attempt}", self.run));
+            let send = async {
+                self.js
+                    .send_publish(self.subject.clone(), message)
+                    .await?
+                    .await
+            };
+            // The acknowledgement of a message stored just before its deadline is still
+            // waited for: only a message NATS stored too late is given up.
+            match tokio::time::timeout(try_for + ACK_GRACE, send).await {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => {
+                    error = match e.kind() {
+                        PublishErrorKind::TimedOut => ClusterError::Timeout,
+                        _ => ClusterError::Unavailable,
+                    };
+                    tracing::debug!(error = %e, "cluster: publish not acknowledged; trying again");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(_) => error = ClusterError::Timeout,
+            }
         }
-        let message = PublishMessage::build()
-            .payload(payload)
-            .message_id(format!("{:x}-{req}", self.run));
-        let ack = self
-            .js
-            .send_publish(self.subject.clone(), message)
-            .await
-            .map_err(|e| match e.kind() {
-                PublishErrorKind::TimedOut => ClusterError::Timeout,
-                _ => ClusterError::Unavailable,
-            })?;
-        ack.await.map_err(|e| match e.kind() {
-            PublishErrorKind::TimedOut => ClusterError::Timeout,
-            _ => ClusterError::Unavailable,
-        })?;
-        Ok(())
+        Err(error)
     }
 
     /// Hands an applied event's result to the request waiting for it, if it is ours.
@@ -386,14 +520,19 @@ impl Cluster {
         if run != self.run {
             return;
         }
-        if let Some(tx) = self.lock_pending().remove(&req) {
-            let _ = tx.send(applied());
+        let waiter = self.lock_pending().remove(&req);
+        if let Some(w) = waiter {
+            let _ = w.tx.send(applied());
         }
     }
 
-    /// Whether a request of ours is still waited for.
-    fn awaited(&self, run: u64, req: u64) -> bool {
-        run == self.run && self.lock_pending().contains_key(&req)
+    /// Whether a request of ours is still waited for: `Some` with the labeled client's
+    /// outbox identity, if its line was labeled.
+    fn awaited(&self, run: u64, req: u64) -> Option<Option<usize>> {
+        if run != self.run {
+            return None;
+        }
+        self.lock_pending().get(&req).map(|w| w.labeled)
     }
 
     fn take_outbox(&self, id: ClientId) -> Option<Outbox> {
@@ -420,7 +559,7 @@ impl Cluster {
             .collect()
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Applied>>> {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiter>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 

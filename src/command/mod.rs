@@ -41,7 +41,7 @@ use crate::session::Session;
 use crate::state::RoomError;
 
 pub use motd::welcome;
-pub use privmsg::cluster_room_delivery;
+pub use privmsg::{SenderWait, cluster_room_delivery};
 pub use redact::{loggable_params, loggable_reason};
 
 /// What the session does after a command.

@@ -203,7 +203,9 @@ impl Privmsg {
             client_tags: self.client_tags.clone(),
             bot: s.bot,
         };
-        let written = match cluster.send_room_line(line).await {
+        let owner = s.outbox.owner_key();
+        let labeled = crate::reply::capturing(owner).then_some(owner);
+        let written = match cluster.send_room_line(line, labeled).await {
             Ok(Ok(written)) => written,
             Ok(Err(refused)) => {
                 if !self.is_notice() {
@@ -223,7 +225,11 @@ impl Privmsg {
                 return;
             }
         };
-        match written.await {
+        let outcome = written.await;
+        if labeled.is_none() {
+            return; // the echo or FAIL went out with the room's delivery
+        }
+        match outcome {
             Ok(Ok(relay)) => {
                 if s.caps.has(Cap::EchoMessage) {
                     s.send(relay.for_caps(s.caps));
@@ -301,11 +307,27 @@ enum Reply {
     Session(oneshot::Sender<Result<Relay, ArchiveError>>),
     /// Nobody here waits: the sender is on another cluster node.
     Elsewhere,
+    /// A cluster node's unlabeled line: like `Outbox`, and `done` tells the session.
+    Network {
+        outbox: Outbox,
+        echo: Option<Caps>,
+        done: oneshot::Sender<Result<Relay, ArchiveError>>,
+    },
+}
+
+/// How the session of a room message's sender, when it is connected to this cluster
+/// node, waits for the message's outcome.
+pub enum SenderWait {
+    /// A labeled line: the session sends the echo or FAIL itself, under the label.
+    Labeled(oneshot::Sender<Result<Relay, ArchiveError>>),
+    /// The echo or FAIL goes straight to the sender's queue with the room's delivery (so
+    /// it keeps the room's order); the session only learns when.
+    Direct(oneshot::Sender<Result<Relay, ArchiveError>>),
 }
 
 /// A room message from the cluster's stream, as this node archives and delivers it:
 /// `room` is the display name and `mask` the sender's `nick!user@host` as the stream's
-/// order found them, `stamp` the row's time fixed from the stream, and `reply` the
+/// order found them, `stamp` the row's time fixed from the stream, and `wait` the
 /// sender's session when the sender is connected here.
 pub fn cluster_room_delivery(
     ctx: Ctx,
@@ -313,8 +335,25 @@ pub fn cluster_room_delivery(
     room: String,
     mask: &str,
     stamp: i64,
-    reply: Option<oneshot::Sender<Result<Relay, ArchiveError>>>,
+    wait: Option<SenderWait>,
 ) -> Box<dyn Delivery> {
+    let reply = match wait {
+        None => Reply::Elsewhere,
+        Some(SenderWait::Labeled(tx)) => Reply::Session(tx),
+        Some(SenderWait::Direct(done)) => {
+            let sender = ctx
+                .state
+                .with_client(line.sender, |c| (c.outbox.clone(), c.caps));
+            match sender {
+                Some((outbox, caps)) => Reply::Network {
+                    outbox,
+                    echo: caps.has(Cap::EchoMessage).then_some(caps),
+                    done,
+                },
+                None => Reply::Session(done),
+            }
+        }
+    };
     let command = if line.command == "NOTICE" {
         "NOTICE"
     } else {
@@ -330,7 +369,7 @@ pub fn cluster_room_delivery(
         client_tags: line.client_tags,
         bot: line.bot,
         command,
-        reply: reply.map_or(Reply::Elsewhere, Reply::Session),
+        reply,
         _ticket: None,
         stamp: Some(stamp),
     })
@@ -362,6 +401,12 @@ impl Delivery for RoomMessage {
             Reply::Session(tx) => {
                 let _ = tx.send(Ok(relay));
             }
+            Reply::Network { outbox, echo, done } => {
+                if let Some(caps) = echo {
+                    outbox.send(relay.for_caps(caps));
+                }
+                let _ = done.send(Ok(relay));
+            }
         }
     }
 
@@ -380,6 +425,14 @@ impl Delivery for RoomMessage {
             Reply::Outbox { .. } | Reply::Elsewhere => {}
             Reply::Session(tx) => {
                 let _ = tx.send(Err(error));
+            }
+            Reply::Network { outbox, done, .. } => {
+                if self.command != "NOTICE" {
+                    let context = [self.command, "ARCHIVE_FAILED", &self.room];
+                    let server = &self.ctx.settings.server_name;
+                    outbox.send(line(server, "FAIL", &context, Some(ARCHIVE_FAILED)));
+                }
+                let _ = done.send(Err(error));
             }
         }
     }

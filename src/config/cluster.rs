@@ -25,8 +25,9 @@ pub struct ClusterSettings {
     /// Client certificate and key, when the NATS servers verify clients.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
-    /// How long a change may wait for the stream's acknowledgement before the client is
-    /// told the network is unavailable.
+    /// How long a change may wait for the stream's acknowledgement (retrying) before the
+    /// client is told the network is unavailable; cut off from every NATS server, a node
+    /// gives up after 3 s.
     pub ack_timeout: Duration,
 }
 
@@ -117,7 +118,8 @@ pub fn resolve(args: ClusterArgs) -> anyhow::Result<Option<ClusterSettings>> {
     if args.tls_cert.is_some() != args.tls_key.is_some() {
         bail!("--cluster-tls-cert and --cluster-tls-key must be given together");
     }
-    let ack = args.ack_timeout_secs.unwrap_or(5);
+    // Long enough for a JetStream stream to elect a new leader after losing one.
+    let ack = args.ack_timeout_secs.unwrap_or(15);
     if ack == 0 {
         bail!("cluster-ack-timeout-secs must be at least 1 second");
     }

@@ -35,6 +35,9 @@ struct Report {
     registered_users: usize,
     rooms: usize,
     uptime_seconds: i64,
+    /// A cluster node's membership and stream position.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster: Option<crate::cluster::ClusterStatus>,
 }
 
 #[derive(Serialize)]
@@ -92,7 +95,12 @@ pub async fn health(State(web): State<Web>) -> Response {
     };
     let listeners = web.listeners.as_ref().clone();
     // A server without an index (--search-index off) is ready without one.
-    let ready = archive.writable && (index.open || index.state == "off") && !listeners.is_empty();
+    let cluster = ctx.cluster.as_ref().map(|c| c.status());
+    // A node cut off from NATS refuses messages: not ready.
+    let ready = archive.writable
+        && (index.open || index.state == "off")
+        && !listeners.is_empty()
+        && cluster.as_ref().is_none_or(|c| c.connected);
     let lusers = ctx.state.lusers();
     let report = Report {
         status: if ready { "ok" } else { "degraded" },
@@ -105,6 +113,7 @@ pub async fn health(State(web): State<Web>) -> Response {
         registered_users: lusers.visible + lusers.invisible,
         rooms: lusers.rooms,
         uptime_seconds: (chrono::Utc::now() - ctx.started).num_seconds(),
+        cluster,
     };
     let code = if ready {
         StatusCode::OK

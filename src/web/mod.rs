@@ -200,7 +200,12 @@ async fn rooms(State(web): State<Web>) -> Response {
 /// `GET /metrics`: Prometheus (OpenMetrics) text.
 async fn metrics(State(web): State<Web>) -> Response {
     let lusers = web.ctx.state.lusers();
-    let text = crate::metrics::get().render(lusers.visible + lusers.invisible, lusers.rooms);
+    let cluster = web.ctx.cluster.as_ref().map(|c| c.status());
+    let text = crate::metrics::get().render(
+        lusers.visible + lusers.invisible,
+        lusers.rooms,
+        cluster.as_ref(),
+    );
     (
         [(
             header::CONTENT_TYPE,
