@@ -189,6 +189,10 @@ impl Server {
         accepting.wait().await;
         sessions.close();
         sessions.wait().await;
+        if let Some(cluster) = &self.ctx.cluster {
+            // The network forgets this node's clients now, not after its heartbeat stops.
+            cluster.leave().await;
+        }
         self.writer.close().await;
         if let Some(indexer) = indexer {
             // A broken indexer (disk full, damaged index) must not hold up the exit: the

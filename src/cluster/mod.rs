@@ -374,6 +374,20 @@ impl Cluster {
         });
     }
 
+    /// Leaves the network on shutdown: every client still known here QUITs everywhere
+    /// with `Server shutting down`. Waits a few seconds at most (NATS may be gone); the
+    /// heartbeat's silence does the same a little later.
+    pub async fn leave(&self) {
+        let op = Op::NodeGone {
+            tag: self.run,
+            reason: "Server shutting down".into(),
+        };
+        match tokio::time::timeout(Duration::from_secs(5), self.submit(op, None)).await {
+            Ok(Ok(_)) => tracing::info!("cluster: left the network"),
+            _ => tracing::warn!("cluster: could not say goodbye; the network notices the silence"),
+        }
+    }
+
     /// Publishes a room message; once the stream has it and this node has checked it
     /// against the room's rules, returns a receiver that resolves when the local archive
     /// has written it.

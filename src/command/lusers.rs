@@ -8,7 +8,7 @@ use crate::session::Session;
 pub struct Lusers;
 
 impl Lusers {
-    /// Parameters (mask, server) are ignored: there is one server.
+    /// Parameters (mask, server) are ignored.
     pub fn parse_frames(_msg: &Message) -> Result<Lusers, Reject> {
         Ok(Lusers)
     }
@@ -24,24 +24,36 @@ impl Lusers {
 pub fn send_lusers(s: &Session) {
     let l = s.ctx.state.lusers();
     let users = l.visible + l.invisible;
+    // A cluster node counts the nodes heard from; a single server is one.
+    let servers = s
+        .ctx
+        .cluster
+        .as_ref()
+        .map_or(1, |c| c.status().nodes.len().max(1));
     s.numeric(
         "251",
         &[],
         &format!(
-            "There are {} users and {} invisible on 1 servers",
+            "There are {} users and {} invisible on {servers} servers",
             l.visible, l.invisible
         ),
     );
     s.numeric("252", &[&l.opers.to_string()], "operator(s) online");
     s.numeric("253", &[&l.unknown.to_string()], "unknown connection(s)");
     s.numeric("254", &[&l.rooms.to_string()], "rooms formed");
-    s.numeric("255", &[], &format!("I have {users} clients and 0 servers"));
-    let (cur, max) = (users.to_string(), l.max.to_string());
+    let others = servers - 1;
+    s.numeric(
+        "255",
+        &[],
+        &format!("I have {} clients and {others} servers", l.local),
+    );
+    let (local, max_local) = (l.local.to_string(), l.max_local.to_string());
     s.numeric(
         "265",
-        &[&cur, &max],
-        &format!("Current local users {cur}, max {max}"),
+        &[&local, &max_local],
+        &format!("Current local users {local}, max {max_local}"),
     );
+    let (cur, max) = (users.to_string(), l.max.to_string());
     s.numeric(
         "266",
         &[&cur, &max],

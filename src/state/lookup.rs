@@ -2,6 +2,7 @@
 //! USERHOST, answered with what the asker may see (invisible users and secret rooms stay
 //! hidden from strangers).
 
+use super::run_of;
 use super::{Client, ClientId, Inner, State, WhowasEntry};
 use crate::names::room_key;
 use crate::room::mask;
@@ -43,6 +44,9 @@ pub struct Lusers {
     pub unknown: usize,
     pub rooms: usize,
     pub max: usize,
+    /// Registered users connected to this server (on a cluster node, not the network's).
+    pub local: usize,
+    pub max_local: usize,
 }
 
 impl Inner {
@@ -175,8 +179,13 @@ impl State {
             unknown: 0,
             rooms: inner.rooms.len(),
             max: inner.max_users,
+            local: 0,
+            max_local: inner.max_local,
         };
-        for c in inner.clients.values() {
+        for (id, c) in &inner.clients {
+            if c.registered && run_of(*id) == inner.run {
+                l.local += 1;
+            }
             if !c.registered {
                 l.unknown += 1;
             } else if c.modes.invisible {

@@ -123,6 +123,10 @@ struct Inner {
     whowas: whowas::WhoWas,
     /// Most registered clients seen at once (RPL_LOCALUSERS' max).
     max_users: usize,
+    /// Most registered clients of this node at once (RPL_LOCALUSERS' max).
+    max_local: usize,
+    /// This process's run tag (see [`run_of`]): its own clients are the local ones.
+    run: u64,
     monitors: monitor::Monitors,
     /// The source of server-originated notices sent from here (MONITOR's 730/731).
     server_name: String,
@@ -238,6 +242,7 @@ impl State {
         State {
             inner: Mutex::new(Inner {
                 server_name: server_name.to_string(),
+                run: run & 0xff_ffff,
                 ..Inner::default()
             }),
             next_id: AtomicU64::new(((run & 0xff_ffff) << RUN_SHIFT) + 1),
@@ -325,6 +330,13 @@ impl State {
         }
         let count = inner.registered_count();
         inner.max_users = inner.max_users.max(count);
+        let run = inner.run;
+        let local = inner
+            .clients
+            .iter()
+            .filter(|(id, c)| c.registered && run_of(**id) == run)
+            .count();
+        inner.max_local = inner.max_local.max(local);
         if let Some(c) = inner.clients.get(&id)
             && let Some(nick) = &c.nick
         {
