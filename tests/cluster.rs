@@ -455,3 +455,96 @@ fn losing_one_nats_server_of_three_does_not_interrupt_chat() {
     let rows = read_archive(&archive_of(tmp.path(), "a", "ha"));
     assert_eq!(rows.len(), 41);
 }
+
+/// `GET path` on a node's web listener: status and body.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(common::GUARD)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, body.to_string())
+}
+
+#[test]
+fn labels_lusers_and_health_on_cluster_nodes() {
+    if require_nats().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = NatsServer::start(&tmp.path().join("nats"));
+    let url = nats.url();
+    let a = node(tmp.path(), "a", &url, &["--http-listen", "127.0.0.1:0"]);
+    let b = node(tmp.path(), "b", &url, &[]);
+
+    // A labeled JOIN: its echo and names come back inside the label's batch, although
+    // the node applied it from the stream on another task.
+    let caps = ["batch", "echo-message", "labeled-response", "message-tags"];
+    let mut alice = a.cap_client("alice", &caps);
+    alice.send("@label=j1 JOIN #x");
+    let start = alice.expect(" BATCH +");
+    assert!(start.starts_with("@label=j1 "), "{start}");
+    assert!(start.ends_with(" labeled-response"), "{start}");
+    let id = start
+        .split(" BATCH +")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap();
+    let join = alice.expect(" JOIN #x");
+    assert!(join.contains(&format!("batch={id}")), "{join}");
+    let end = alice.expect(" 366 ");
+    assert!(end.contains(&format!("batch={id}")), "{end}");
+    alice.expect(&format!("BATCH -{id}"));
+
+    // A labeled room message: the echo carries the label; the other node's member gets
+    // it without.
+    let mut bob = b.client("bob");
+    bob.send("JOIN #x");
+    bob.expect(" 366 ");
+    alice.expect(":bob!");
+    alice.send("@label=m1 PRIVMSG #x :labeled hello");
+    let echo = alice.expect(" PRIVMSG #x :labeled hello");
+    assert!(echo.starts_with("@label=m1;"), "{echo}");
+    let got = bob.expect(" PRIVMSG #x :labeled hello");
+    assert!(got.starts_with(":alice!"), "{got}");
+
+    // LUSERS counts the network's users and this node's own, and the nodes as servers
+    // (once each has heard the other's heartbeat).
+    let mut lusers = String::new();
+    for _ in 0..50 {
+        bob.send("LUSERS");
+        lusers = bob.expect(" 251 ");
+        if lusers.contains(" on 2 servers") {
+            break;
+        }
+        bob.sync();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        lusers.ends_with(":There are 2 users and 0 invisible on 2 servers"),
+        "{lusers}"
+    );
+    let mine = bob.expect(" 255 ");
+    assert!(mine.ends_with(":I have 1 clients and 1 servers"), "{mine}");
+
+    // /health reports the node's cluster view: connected, nodes, no lag.
+    let (code, body) = http_get(a.http_addr(), "/health");
+    assert_eq!(code, 200, "{body}");
+    let health: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let cluster = &health["cluster"];
+    assert_eq!(cluster["node"], "a", "{body}");
+    assert_eq!(cluster["connected"], true, "{body}");
+    assert_eq!(cluster["nodes"], serde_json::json!(["a", "b"]), "{body}");
+    assert!(cluster["applied"].as_u64().unwrap() > 0, "{body}");
+    let (_, metrics) = http_get(a.http_addr(), "/metrics");
+    assert!(metrics.contains("linechat_cluster_nodes 2"), "{metrics}");
+}
