@@ -25,6 +25,23 @@ fn node(dir: &Path, name: &str, nats: &str, extra: &[&str]) -> TestServer {
     TestServer::start_in(&logs, &args)
 }
 
+/// A client of node `on` registered as `nick` and joined to `room`.
+fn member(on: &TestServer, nick: &str, room: &str) -> Client {
+    let mut c = on.client(nick);
+    c.send(&format!("JOIN {room}"));
+    c.expect(" 366 ");
+    c
+}
+
+/// `first` on node `x` and `second` on node `y`, both in `room`; `first` has seen
+/// `second` join, so both are members on both nodes.
+fn pair(x: &TestServer, first: &str, y: &TestServer, second: &str, room: &str) -> (Client, Client) {
+    let mut one = member(x, first, room);
+    let two = member(y, second, room);
+    one.expect(&format!(":{second}!"));
+    (one, two)
+}
+
 fn archive_of(dir: &Path, name: &str, room: &str) -> PathBuf {
     dir.join(name).join(format!("history_{room}.csv"))
 }
@@ -161,13 +178,7 @@ fn modes_keys_bans_and_kick_reach_every_node() {
     let a = node(tmp.path(), "a", &url, &[]);
     let b = node(tmp.path(), "b", &url, &[]);
 
-    let mut op = a.client("op");
-    op.send("JOIN #ops");
-    op.expect(" 366 ");
-    let mut user = b.client("user");
-    user.send("JOIN #ops");
-    user.expect(" 366 ");
-    op.expect(":user!");
+    let (mut op, mut user) = pair(&a, "op", &b, "user", "#ops");
 
     // +m on node a silences a member on node b.
     op.send("MODE #ops +m");
@@ -295,13 +306,7 @@ fn kill_9_of_a_node_under_load_loses_nothing_anyone_saw() {
     let mut a = node(tmp.path(), "a", &url, &[]);
     let b = node(tmp.path(), "b", &url, &[]);
 
-    let mut sender = a.client("sender");
-    sender.send("JOIN #load");
-    sender.expect(" 366 ");
-    let mut watcher = b.client("watcher");
-    watcher.send("JOIN #load");
-    watcher.expect(" 366 ");
-    sender.expect(":watcher!");
+    let (sender, mut watcher) = pair(&a, "sender", &b, "watcher", "#load");
 
     // The sender's node is killed while it is sending.
     let mut writer = sender.writer().try_clone().unwrap();
@@ -352,9 +357,7 @@ fn kill_9_of_a_node_under_load_loses_nothing_anyone_saw() {
     watcher.expect(" 401 watcher sender ");
     // The restarted node catches up: its archive is b's, with nothing written twice.
     let a = node(tmp.path(), "a", &url, &[]);
-    let mut again = a.client("sender");
-    again.send("JOIN #load");
-    again.expect(" 366 ");
+    member(&a, "sender", "#load");
     watcher.expect(":sender!");
     assert_eq!(
         std::fs::read(archive_of(tmp.path(), "a", "load")).unwrap(),
@@ -372,13 +375,7 @@ fn with_nats_down_messages_are_refused_and_chat_resumes_when_it_returns() {
     let url = nats.url();
     let a = node(tmp.path(), "a", &url, &[]);
     let b = node(tmp.path(), "b", &url, &[]);
-    let mut alice = a.client("alice");
-    alice.send("JOIN #ops");
-    alice.expect(" 366 ");
-    let mut bob = b.client("bob");
-    bob.send("JOIN #ops");
-    bob.expect(" 366 ");
-    alice.expect(":bob!");
+    let (mut alice, mut bob) = pair(&a, "alice", &b, "bob", "#ops");
 
     nats.kill();
     alice.send("PRIVMSG #ops :lost in the outage?");
@@ -431,13 +428,7 @@ fn losing_one_nats_server_of_three_does_not_interrupt_chat() {
     ];
     let a = node(tmp.path(), "a", &urls, &ha);
     let b = node(tmp.path(), "b", &urls, &ha);
-    let mut alice = a.client("alice");
-    alice.send("JOIN #ha");
-    alice.expect(" 366 ");
-    let mut bob = b.client("bob");
-    bob.send("JOIN #ha");
-    bob.expect(" 366 ");
-    alice.expect(":bob!");
+    let (mut alice, mut bob) = pair(&a, "alice", &b, "bob", "#ha");
     alice.send("PRIVMSG #ha :one");
     bob.expect(" PRIVMSG #ha :one");
 
@@ -454,23 +445,6 @@ fn losing_one_nats_server_of_three_does_not_interrupt_chat() {
     }
     let rows = read_archive(&archive_of(tmp.path(), "a", "ha"));
     assert_eq!(rows.len(), 41);
-}
-
-/// `GET path` on a node's web listener: status and body.
-fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(common::GUARD)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, body.to_string())
 }
 
 #[test]
@@ -507,15 +481,42 @@ fn labels_lusers_and_health_on_cluster_nodes() {
 
     // A labeled room message: the echo carries the label; the other node's member gets
     // it without.
-    let mut bob = b.client("bob");
-    bob.send("JOIN #x");
-    bob.expect(" 366 ");
+    let mut bob = member(&b, "bob", "#x");
     alice.expect(":bob!");
     alice.send("@label=m1 PRIVMSG #x :labeled hello");
     let echo = alice.expect(" PRIVMSG #x :labeled hello");
     assert!(echo.starts_with("@label=m1;"), "{echo}");
     let got = bob.expect(" PRIVMSG #x :labeled hello");
     assert!(got.starts_with(":alice!"), "{got}");
+
+    // MONITOR on node b sees a nick of node a come and go; LIST shows node a's room;
+    // TAGMSG crosses nodes to message-tags clients; SEARCH on node b finds a message
+    // sent on node a (node b indexed its own copy of the archive).
+    bob.send("MONITOR + carol");
+    bob.expect(" 731 bob :carol");
+    let mut carol = a.client("carol");
+    bob.expect(" 730 bob :carol!carol@");
+    bob.send("LIST");
+    let row = bob.expect(" 322 ");
+    assert!(row.contains(" #x 2 "), "{row}");
+    bob.expect(" 323 ");
+    let mut tagger = b.cap_client("tagger", &["message-tags"]);
+    tagger.send("JOIN #x");
+    tagger.expect(" 366 ");
+    alice.expect(":tagger!");
+    alice.send("@+typing=active TAGMSG #x");
+    let tag = tagger.expect(" TAGMSG #x");
+    assert!(
+        tag.starts_with("@+typing=active;") && tag.contains(":alice!"),
+        "{tag}"
+    );
+    carol.send("QUIT :bye");
+    bob.expect(" 731 bob :carol");
+    let answer = bob.search_answer("SEARCH #x labeled");
+    assert!(
+        answer.iter().any(|l| l.contains("<alice> labeled hello")),
+        "{answer:?}"
+    );
 
     // LUSERS counts the network's users and this node's own, and the nodes as servers
     // (once each has heard the other's heartbeat).
@@ -530,14 +531,14 @@ fn labels_lusers_and_health_on_cluster_nodes() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     assert!(
-        lusers.ends_with(":There are 2 users and 0 invisible on 2 servers"),
+        lusers.ends_with(":There are 3 users and 0 invisible on 2 servers"),
         "{lusers}"
     );
     let mine = bob.expect(" 255 ");
-    assert!(mine.ends_with(":I have 1 clients and 1 servers"), "{mine}");
+    assert!(mine.ends_with(":I have 2 clients and 1 servers"), "{mine}");
 
     // /health reports the node's cluster view: connected, nodes, no lag.
-    let (code, body) = http_get(a.http_addr(), "/health");
+    let (code, _, body) = common::http_get(a.http_addr(), "/health");
     assert_eq!(code, 200, "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
     let cluster = &health["cluster"];
@@ -545,6 +546,6 @@ fn labels_lusers_and_health_on_cluster_nodes() {
     assert_eq!(cluster["connected"], true, "{body}");
     assert_eq!(cluster["nodes"], serde_json::json!(["a", "b"]), "{body}");
     assert!(cluster["applied"].as_u64().unwrap() > 0, "{body}");
-    let (_, metrics) = http_get(a.http_addr(), "/metrics");
+    let (_, _, metrics) = common::http_get(a.http_addr(), "/metrics");
     assert!(metrics.contains("linechat_cluster_nodes 2"), "{metrics}");
 }

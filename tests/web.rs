@@ -4,10 +4,9 @@
 mod common;
 mod tls_support;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
-use common::{GUARD, TestServer};
+use common::{GUARD, TestServer, http_get};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::{Message, WebSocket};
@@ -116,20 +115,6 @@ impl WsClient {
 }
 
 /// One plain HTTP/1.1 request; the status code, headers and body.
-fn http_get(addr: SocketAddr, path: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(GUARD)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (code, head.to_ascii_lowercase(), body.to_string())
-}
 
 #[test]
 fn websocket_and_telnet_users_share_a_room_one_line_per_frame() {

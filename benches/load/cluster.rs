@@ -15,6 +15,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+// The tests' NATS helpers: how `nats-server` is found (a pyenv shim resolved) is shared.
+#[path = "../../tests/common/nats.rs"]
+mod nats_support;
+
+use nats_support::nats_server_path;
+
 use crate::conn::Transport;
 use crate::report::Record;
 use crate::target::{LinechatOpts, Target};
@@ -115,34 +121,6 @@ fn measure(
         rec.notes.push_str("nats-server died; ");
     }
     Ok(())
-}
-
-/// `nats-server` on PATH, if any; a pyenv shim is resolved to the binary it runs (so the
-/// PID measured is the server's).
-fn nats_server_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    let found = std::env::split_paths(&path)
-        .map(|dir| dir.join("nats-server"))
-        .find(|candidate| is_executable(candidate))?;
-    if found.parent().is_some_and(|dir| dir.ends_with("shims")) {
-        let real = Command::new("pyenv")
-            .args(["which", "nats-server"])
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|out| out.status.success())
-            .map(|out| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-            .filter(|real| is_executable(real));
-        if real.is_some() {
-            return real;
-        }
-    }
-    Some(found)
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A `nats-server -js` on 127.0.0.1, storing in a temporary directory; killed on drop.
