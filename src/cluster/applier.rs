@@ -18,6 +18,7 @@ use tokio::sync::{oneshot, watch};
 use super::{Applied, Cluster, Envelope, Event, RoomLine};
 use crate::command::SenderWait;
 use crate::context::Ctx;
+use crate::inflight::InFlight;
 use crate::names::room_key;
 use crate::state::Op;
 
@@ -34,6 +35,7 @@ pub async fn spawn_applier(ctx: Ctx, cluster: Arc<Cluster>) -> anyhow::Result<()
         stamps: HashMap::new(),
         applied: applied_tx,
         recent: RecentRequests::default(),
+        in_flight: InFlight::default(),
     };
     tokio::spawn(applier.run(stream));
     if target > 0 {
@@ -70,6 +72,11 @@ struct Applier {
     stamps: HashMap<String, i64>,
     /// The last stream sequence applied.
     applied: watch::Sender<u64>,
+    /// Room messages handed to the archive and not yet delivered. A state change waits
+    /// for them, so every node shows a room's messages and its joins, parts, kicks and
+    /// quits in the stream's order (messages are delivered by the archive writer, changes
+    /// by this task).
+    in_flight: InFlight,
     /// Requests applied lately, as (run, request number): a publish attempt stored
     /// twice (its first acknowledgement was lost) is applied once. Every node applies
     /// the same stream from its start, so every node keeps the same window.
@@ -199,6 +206,7 @@ impl Applier {
                 Applied::State(crate::state::Outcome::Done, Vec::new())
             }),
             Event::State(mut op) => {
+                self.in_flight.settle().await;
                 if let Op::Connect { id, outbox, .. } = &mut op {
                     *outbox = self.cluster.take_outbox(*id);
                 }
@@ -247,6 +255,7 @@ impl Applier {
             &mask,
             stamp,
             reply,
+            self.in_flight.start(),
         );
         self.ctx.archive.append(delivery).await;
     }

@@ -327,8 +327,9 @@ pub enum SenderWait {
 
 /// A room message from the cluster's stream, as this node archives and delivers it:
 /// `room` is the display name and `mask` the sender's `nick!user@host` as the stream's
-/// order found them, `stamp` the row's time fixed from the stream, and `wait` the
-/// sender's session when the sender is connected here.
+/// order found them, `stamp` the row's time fixed from the stream, `wait` the sender's
+/// session when the sender is connected here, and `ticket` counts it in the applier's
+/// messages in flight until it is delivered.
 pub fn cluster_room_delivery(
     ctx: Ctx,
     line: crate::cluster::RoomLine,
@@ -336,6 +337,7 @@ pub fn cluster_room_delivery(
     mask: &str,
     stamp: i64,
     wait: Option<SenderWait>,
+    ticket: Ticket,
 ) -> Box<dyn Delivery> {
     let reply = match wait {
         None => Reply::Elsewhere,
@@ -370,7 +372,7 @@ pub fn cluster_room_delivery(
         bot: line.bot,
         command,
         reply,
-        _ticket: None,
+        _ticket: Some(ticket),
         stamp: Some(stamp),
     })
 }
