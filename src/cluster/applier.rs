@@ -15,7 +15,7 @@ use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::StreamExt;
 use tokio::sync::{oneshot, watch};
 
-use super::{Applied, Cluster, Envelope, Event, RoomLine};
+use super::{Applied, Cluster, Envelope, Event, RoomLine, Waiter};
 use crate::command::SenderWait;
 use crate::context::Ctx;
 use crate::inflight::InFlight;
@@ -229,10 +229,19 @@ impl Applier {
         let Some(mask) = state.with_client(line.sender, |c| c.prefix()) else {
             return;
         };
+        let waiter = self.cluster.take_waiter(run, req);
         let room = match state.speak_in(line.sender, &mask, &line.room) {
             Ok(room) => room,
             Err(e) => {
-                self.cluster.answer(run, req, || Applied::Message(Err(e)));
+                match waiter {
+                    Some(Waiter { tx: Some(tx), .. }) => {
+                        let _ = tx.send(Applied::Message(Err(e)));
+                    }
+                    Some(Waiter { tx: None, .. }) if line.command != "NOTICE" => {
+                        crate::command::report_refusal(&self.ctx, line.sender, &line.room, &e);
+                    }
+                    _ => {}
+                }
                 return;
             }
         };
@@ -240,13 +249,13 @@ impl Applier {
         let last = self.stamps.get(&key).copied().unwrap_or(i64::MIN);
         let stamp = next_stamp(last, millis);
         self.stamps.insert(key, stamp);
-        let reply = self.cluster.awaited(run, req).map(|labeled| {
-            let (tx, rx) = oneshot::channel();
-            self.cluster.answer(run, req, || Applied::Message(Ok(rx)));
-            match labeled {
-                Some(_) => SenderWait::Labeled(tx),
-                None => SenderWait::Direct(tx),
+        let reply = waiter.map(|w| match w.tx {
+            Some(tx) => {
+                let (done, rx) = oneshot::channel();
+                let _ = tx.send(Applied::Message(Ok(rx)));
+                SenderWait::Labeled(done)
             }
+            None => SenderWait::Pipelined(w.ticket),
         });
         let delivery = crate::command::cluster_room_delivery(
             self.ctx.clone(),

@@ -144,12 +144,17 @@ impl ClusterStatus {
     }
 }
 
-/// A request of this node waiting for its event to come back from the stream.
-struct Waiter {
-    tx: oneshot::Sender<Applied>,
+/// A request of this node whose event has not come back from the stream yet.
+pub(crate) struct Waiter {
+    /// Where the outcome goes; `None` for a room message its session does not wait for
+    /// (see [`Cluster::send_room_line_pipelined`]).
+    tx: Option<oneshot::Sender<Applied>>,
     /// The requesting client's outbox identity when its line is labeled
     /// ([`crate::reply`]): the replies the change causes are captured for the label.
     labeled: Option<usize>,
+    /// Counts a pipelined room message in its session's messages in flight until it is
+    /// delivered here (or refused).
+    pub(crate) ticket: Option<crate::inflight::Ticket>,
 }
 
 /// This node's handle on the network.
@@ -391,10 +396,8 @@ impl Cluster {
     /// Publishes a room message; once the stream has it and this node has checked it
     /// against the room's rules, returns a receiver that resolves when the local archive
     /// has written it.
-    ///
-    /// Unless the line is `labeled`, the sender's echo or FAIL is queued by the archive
-    /// writer with the room's delivery (so the sender sees its line in the room's order),
-    /// and the receiver only says when; a labeled line's echo is the session's to send.
+    /// For a labeled line, whose echo or FAIL the session sends under the label (an
+    /// unlabeled one goes through [`Cluster::send_room_line_pipelined`]).
     pub async fn send_room_line(
         &self,
         line: RoomLine,
@@ -405,6 +408,34 @@ impl Cluster {
             Applied::Message(result) => Ok(result),
             Applied::State(..) => unreachable!("a message comes back as one"),
         }
+    }
+
+    /// Publishes an unlabeled room message and returns once the stream has stored it,
+    /// without waiting for it to come back: the session reads its client's next line
+    /// meanwhile, as a single server pipelines room messages. `ticket` keeps the message
+    /// in the session's count until this node has delivered it. The echo goes out with
+    /// the room's delivery; a refusal by the room's rules in the stream's order comes
+    /// back as its numeric, straight to the sender. The stream keeps the client's order:
+    /// each message is stored before the next is published.
+    pub async fn send_room_line_pipelined(
+        &self,
+        line: RoomLine,
+        ticket: crate::inflight::Ticket,
+    ) -> Result<(), ClusterError> {
+        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
+        let waiter = Waiter {
+            tx: None,
+            labeled: None,
+            ticket: Some(ticket),
+        };
+        self.lock_pending().insert(req, waiter);
+        let event = serde_json::to_value(Event::Message(line)).expect("events serialise");
+        let payload = |deadline| self.envelope(req, &event, deadline);
+        let published = self.publish_payload(req, payload, true).await;
+        if published.is_err() {
+            self.lock_pending().remove(&req);
+        }
+        published
     }
 
     /// Publishes a node's first event, naming its run (see [`Event::Hello`]).
@@ -427,7 +458,12 @@ impl Cluster {
     async fn publish(&self, event: Event, labeled: Option<usize>) -> Result<Applied, ClusterError> {
         let req = self.next_req.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.lock_pending().insert(req, Waiter { tx, labeled });
+        let waiter = Waiter {
+            tx: Some(tx),
+            labeled,
+            ticket: None,
+        };
+        self.lock_pending().insert(req, waiter);
         let event = serde_json::to_value(&event).expect("events serialise");
         let payload = |deadline| self.envelope(req, &event, deadline);
         if let Err(e) = self.publish_payload(req, payload, true).await {
@@ -535,9 +571,17 @@ impl Cluster {
             return;
         }
         let waiter = self.lock_pending().remove(&req);
-        if let Some(w) = waiter {
-            let _ = w.tx.send(applied());
+        if let Some(tx) = waiter.and_then(|w| w.tx) {
+            let _ = tx.send(applied());
         }
+    }
+
+    /// Takes the waiter of a request of ours, if it is still there.
+    fn take_waiter(&self, run: u64, req: u64) -> Option<Waiter> {
+        if run != self.run {
+            return None;
+        }
+        self.lock_pending().remove(&req)
     }
 
     /// Whether a request of ours is still waited for: `Some` with the labeled client's

@@ -38,7 +38,7 @@ mod whowas;
 
 use crate::message::Message;
 use crate::session::Session;
-use crate::state::RoomError;
+use crate::state::{ClientId, RoomError};
 
 pub use motd::welcome;
 pub use privmsg::{SenderWait, cluster_room_delivery};
@@ -426,6 +426,27 @@ fn room_error(s: &Session, room: &str, e: &RoomError) {
             ),
         ),
     }
+}
+
+/// Tells a cluster node's client that the room refused its pipelined message in the
+/// network's order (it passed the node's own check a moment before): 403 or 404, as
+/// [`room_error`] would, straight to its queue.
+pub fn report_refusal(ctx: &crate::context::Ctx, sender: ClientId, room: &str, e: &RoomError) {
+    let (code, text) = match e {
+        RoomError::NoSuchRoom => ("403", "No such room"),
+        RoomError::CannotSend(refusal) => ("404", refusal.text()),
+        _ => ("404", "Cannot send to room"),
+    };
+    let server = &ctx.settings.server_name;
+    ctx.state.with_client(sender, |c| {
+        let nick = c.nick.as_deref().unwrap_or("*");
+        c.outbox.send(crate::message::line(
+            server,
+            code,
+            &[nick, room],
+            Some(text),
+        ));
+    });
 }
 
 /// Whether a command needs a server operator; sends 481 if the client is not one.

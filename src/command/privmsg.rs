@@ -171,6 +171,7 @@ impl Privmsg {
             command: self.command,
             reply,
             _ticket: Some(s.in_flight.start()),
+            _sender_ticket: None,
             stamp: None,
         });
         s.ctx.archive.append(message).await;
@@ -191,8 +192,9 @@ impl Privmsg {
 
     /// A room message on a cluster node: published to the network's stream, which checks
     /// it against the room's rules in the network's order; delivered (and echoed) once
-    /// this node's archive has it. The session waits for each message, so a client's
-    /// lines keep their order without the single server's pipelining.
+    /// this node's archive has it. Unlabeled, the session reads the next line once the
+    /// stream has stored it (pipelined, as on a single server); labeled, it waits for the
+    /// outcome so the echo or FAIL carries the label.
     async fn to_room_in_network(&self, s: &mut Session, cluster: &Cluster, room: String) {
         let line = RoomLine {
             sender: s.id,
@@ -204,8 +206,21 @@ impl Privmsg {
             bot: s.bot,
         };
         let owner = s.outbox.owner_key();
-        let labeled = crate::reply::capturing(owner).then_some(owner);
-        let written = match cluster.send_room_line(line, labeled).await {
+        let Some(labeled) = crate::reply::capturing(owner).then_some(owner) else {
+            if s.in_flight.pending() >= MAX_IN_FLIGHT {
+                s.in_flight.settle().await;
+            }
+            let ticket = s.in_flight.start();
+            if let Err(e) = cluster.send_room_line_pipelined(line, ticket).await
+                && !self.is_notice()
+            {
+                s.in_flight.settle().await;
+                let text = format!("Message not sent: {e}");
+                s.fail(self.command, "CLUSTER_UNAVAILABLE", &[&room], &text);
+            }
+            return;
+        };
+        let written = match cluster.send_room_line(line, Some(labeled)).await {
             Ok(Ok(written)) => written,
             Ok(Err(refused)) => {
                 if !self.is_notice() {
@@ -225,11 +240,7 @@ impl Privmsg {
                 return;
             }
         };
-        let outcome = written.await;
-        if labeled.is_none() {
-            return; // the echo or FAIL went out with the room's delivery
-        }
-        match outcome {
+        match written.await {
             Ok(Ok(relay)) => {
                 if s.caps.has(Cap::EchoMessage) {
                     s.send(relay.for_caps(s.caps));
@@ -294,6 +305,8 @@ struct RoomMessage {
     reply: Reply,
     /// Counts the message in flight until it is delivered or refused.
     _ticket: Option<Ticket>,
+    /// On a cluster node, the sender's session's count too (the other is the applier's).
+    _sender_ticket: Option<Ticket>,
     /// Fixed by the cluster's stream (see [`Delivery::stamp`]); `None` on a single server.
     stamp: Option<i64>,
 }
@@ -303,16 +316,10 @@ enum Reply {
     /// Straight to the sender's queue: its echo (echo-message, as its `Caps` render it)
     /// or the FAIL.
     Outbox { outbox: Outbox, echo: Option<Caps> },
-    /// Back to the session, answering a labeled line (or, on a cluster node, any line).
+    /// Back to the session, answering a labeled line.
     Session(oneshot::Sender<Result<Relay, ArchiveError>>),
     /// Nobody here waits: the sender is on another cluster node.
     Elsewhere,
-    /// A cluster node's unlabeled line: like `Outbox`, and `done` tells the session.
-    Network {
-        outbox: Outbox,
-        echo: Option<Caps>,
-        done: oneshot::Sender<Result<Relay, ArchiveError>>,
-    },
 }
 
 /// How the session of a room message's sender, when it is connected to this cluster
@@ -320,9 +327,10 @@ enum Reply {
 pub enum SenderWait {
     /// A labeled line: the session sends the echo or FAIL itself, under the label.
     Labeled(oneshot::Sender<Result<Relay, ArchiveError>>),
-    /// The echo or FAIL goes straight to the sender's queue with the room's delivery (so
-    /// it keeps the room's order); the session only learns when.
-    Direct(oneshot::Sender<Result<Relay, ArchiveError>>),
+    /// An unlabeled line the session did not wait for: the echo or FAIL goes straight
+    /// to the sender's queue with the room's delivery (so it keeps the room's order), and
+    /// the ticket counts it in the session's messages in flight until then.
+    Pipelined(Option<Ticket>),
 }
 
 /// A room message from the cluster's stream, as this node archives and delivers it:
@@ -339,20 +347,21 @@ pub fn cluster_room_delivery(
     wait: Option<SenderWait>,
     ticket: Ticket,
 ) -> Box<dyn Delivery> {
+    let mut sender_ticket = None;
     let reply = match wait {
         None => Reply::Elsewhere,
         Some(SenderWait::Labeled(tx)) => Reply::Session(tx),
-        Some(SenderWait::Direct(done)) => {
+        Some(SenderWait::Pipelined(ticket)) => {
+            sender_ticket = ticket;
             let sender = ctx
                 .state
                 .with_client(line.sender, |c| (c.outbox.clone(), c.caps));
             match sender {
-                Some((outbox, caps)) => Reply::Network {
+                Some((outbox, caps)) => Reply::Outbox {
                     outbox,
                     echo: caps.has(Cap::EchoMessage).then_some(caps),
-                    done,
                 },
-                None => Reply::Session(done),
+                None => Reply::Elsewhere,
             }
         }
     };
@@ -373,6 +382,7 @@ pub fn cluster_room_delivery(
         command,
         reply,
         _ticket: Some(ticket),
+        _sender_ticket: sender_ticket,
         stamp: Some(stamp),
     })
 }
@@ -403,12 +413,6 @@ impl Delivery for RoomMessage {
             Reply::Session(tx) => {
                 let _ = tx.send(Ok(relay));
             }
-            Reply::Network { outbox, echo, done } => {
-                if let Some(caps) = echo {
-                    outbox.send(relay.for_caps(caps));
-                }
-                let _ = done.send(Ok(relay));
-            }
         }
     }
 
@@ -427,14 +431,6 @@ impl Delivery for RoomMessage {
             Reply::Outbox { .. } | Reply::Elsewhere => {}
             Reply::Session(tx) => {
                 let _ = tx.send(Err(error));
-            }
-            Reply::Network { outbox, done, .. } => {
-                if self.command != "NOTICE" {
-                    let context = [self.command, "ARCHIVE_FAILED", &self.room];
-                    let server = &self.ctx.settings.server_name;
-                    outbox.send(line(server, "FAIL", &context, Some(ARCHIVE_FAILED)));
-                }
-                let _ = done.send(Err(error));
             }
         }
     }
