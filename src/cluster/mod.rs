@@ -44,13 +44,16 @@ const APPLY_PATIENCE: Duration = Duration::from_secs(120);
 /// How much longer than its deadline an attempt waits for its acknowledgement.
 const ACK_GRACE: Duration = Duration::from_secs(1);
 
-/// Why the network could not take a change; the client is told, nothing was applied.
+/// Why a change could not be confirmed; the client is told (FAIL).
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
+    /// Not connected to any NATS server: nothing was stored, nor ever will be.
     #[error("the network's message store (NATS) cannot be reached; try again shortly")]
     Unavailable,
+    /// No acknowledgement in time: whatever NATS stores late is ignored by every node.
     #[error("the network's message store did not confirm in time; try again shortly")]
     Timeout,
+    /// Stored, but this node's reader did not bring it back within minutes.
     #[error("stored, but this server has not caught up with the network yet")]
     Stalled,
 }
@@ -59,17 +62,20 @@ pub enum ClusterError {
 /// the line every node relays.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RoomLine {
+    /// Who sent it (its id carries its node's run).
     pub sender: ClientId,
     /// The room as the sender named it.
     pub room: String,
     /// The sender's nick, as archived.
     pub author: String,
+    /// The message as typed, archived as it is.
     pub text: String,
     /// `PRIVMSG` or `NOTICE`.
     pub command: String,
     /// The relayed line's client-only tags, escaped (`+draft/reply=…`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_tags: String,
+    /// Sent by a `+B` client (the `bot` tag).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bot: bool,
 }
@@ -123,7 +129,9 @@ enum Applied {
 /// Figures for `/health` and `/metrics`.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClusterStatus {
+    /// This node's name.
     pub node: String,
+    /// The JetStream stream's name.
     pub stream: String,
     /// Whether the NATS connection is up.
     pub connected: bool,

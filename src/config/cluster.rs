@@ -22,8 +22,9 @@ pub struct ClusterSettings {
     pub credentials: Option<PathBuf>,
     /// CA certificate to trust for `tls://` NATS servers.
     pub tls_ca: Option<PathBuf>,
-    /// Client certificate and key, when the NATS servers verify clients.
+    /// Client certificate, when the NATS servers verify clients.
     pub tls_cert: Option<PathBuf>,
+    /// The client certificate's key.
     pub tls_key: Option<PathBuf>,
     /// How long a change may wait for the stream's acknowledgement (retrying) before the
     /// client is told the network is unavailable; cut off from every NATS server, a node
@@ -60,14 +61,23 @@ impl ClusterSettings {
 
 /// The flags and file keys that make up [`ClusterSettings`], already merged.
 pub struct ClusterArgs {
+    /// `--cluster`: the NATS URLs, comma-separated.
     pub cluster: Option<String>,
+    /// `--node-name`.
     pub node_name: Option<String>,
+    /// `--cluster-stream`.
     pub stream: Option<String>,
+    /// `--cluster-replicas`.
     pub replicas: Option<usize>,
+    /// `--cluster-credentials`.
     pub credentials: Option<PathBuf>,
+    /// `--cluster-tls-ca`.
     pub tls_ca: Option<PathBuf>,
+    /// `--cluster-tls-cert`.
     pub tls_cert: Option<PathBuf>,
+    /// `--cluster-tls-key`.
     pub tls_key: Option<PathBuf>,
+    /// `--cluster-ack-timeout-secs`.
     pub ack_timeout_secs: Option<u64>,
 }
 

@@ -125,14 +125,23 @@ pub enum Op {
 pub enum Outcome {
     /// Nothing to report.
     Done,
+    /// The connection is in the state under this id.
     Connected(ClientId),
+    /// NICK: `NickInUse` means 433.
     Nick(Result<(), StateError>),
+    /// The user modes actually changed (`+iw`), for the MODE echo.
     UserModes(String),
+    /// KILL: the victim's nick, or 401.
     Kill(Result<String, StateError>),
+    /// JOIN: what the joiner sees next; `None` if it was already a member.
     Join(Result<Option<Joined>, RoomError>),
+    /// PART and TOPIC.
     Room(Result<(), RoomError>),
+    /// KICK: the room's display name.
     Kick(Result<String, RoomError>),
+    /// INVITE: the invitee's nick, the room and the invitee's away text.
     Invite(Result<(String, String, Option<String>), RoomError>),
+    /// MODE on a room: what changed and the lists asked for.
     Modes(Result<ModesChanged, RoomError>),
     /// A private message: the target's away text, or why it was not delivered.
     ToNick(Result<Option<String>, StateError>),
