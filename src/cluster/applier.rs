@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use futures::StreamExt;
@@ -21,6 +21,11 @@ use crate::context::Ctx;
 use crate::inflight::InFlight;
 use crate::names::room_key;
 use crate::state::Op;
+
+/// How often the reader checks that it keeps up with what is known to be stored.
+const STALL_CHECK: Duration = Duration::from_millis(500);
+/// How long a reader may bring nothing while stored events wait before it is restarted.
+const STALLED: Duration = Duration::from_millis(1500);
 
 /// Starts applying the stream and returns once this node has caught up with everything
 /// the stream held when it started (so clients see the whole network from the start).
@@ -147,6 +152,8 @@ impl Applier {
                 }
             };
             let reconnected = self.cluster.reconnected.clone();
+            let mut check = tokio::time::interval(STALL_CHECK);
+            let mut progress = Instant::now();
             loop {
                 let message = tokio::select! {
                     m = messages.next() => m,
@@ -154,7 +161,21 @@ impl Applier {
                         tracing::info!("cluster: reconnected; reading the stream from {next}");
                         break;
                     }
+                    _ = check.tick() => {
+                        // Events are stored that this reader has not brought: its consumer
+                        // went with a NATS server. Start it afresh rather than wait for
+                        // its missed heartbeats.
+                        if self.cluster.stored() < next {
+                            progress = Instant::now();
+                        } else if progress.elapsed() > STALLED {
+                            tracing::warn!(next, stored = self.cluster.stored(),
+                                "cluster: stream reader stalled; restarting it");
+                            break;
+                        }
+                        continue;
+                    }
                 };
+                progress = Instant::now();
                 let Some(message) = message else { break };
                 let message = match message {
                     Ok(m) => m,

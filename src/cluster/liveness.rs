@@ -28,6 +28,10 @@ const SELF_TIMEOUT: Duration = Duration::from_secs(3);
 struct Beat {
     node: String,
     run: u64,
+    /// The highest stream sequence the node knows stored (see [`Cluster`]'s readers'
+    /// stall check).
+    #[serde(default)]
+    stored: u64,
 }
 
 /// Starts heartbeating and watching the other nodes' heartbeats.
@@ -46,11 +50,6 @@ async fn run(ctx: Ctx, cluster: Arc<Cluster>) {
             }
         }
     };
-    let beat = serde_json::to_vec(&Beat {
-        node: cluster.node_name().to_string(),
-        run: cluster.run(),
-    })
-    .expect("beats serialise");
     let mut seen: HashMap<u64, (Instant, String)> = HashMap::new();
     let mut heard_self = Instant::now();
     let mut declared: HashSet<u64> = HashSet::new();
@@ -58,7 +57,13 @@ async fn run(ctx: Ctx, cluster: Arc<Cluster>) {
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let _ = cluster.client.publish(subject.clone(), beat.clone().into()).await;
+                let beat = serde_json::to_vec(&Beat {
+                    node: cluster.node_name().to_string(),
+                    run: cluster.run(),
+                    stored: cluster.stored(),
+                })
+                .expect("beats serialise");
+                let _ = cluster.client.publish(subject.clone(), beat.into()).await;
                 let now = Instant::now();
                 if now - heard_self > SELF_TIMEOUT {
                     // Cut off: judge nobody, and give everyone a fresh start once back.
@@ -103,6 +108,7 @@ async fn run(ctx: Ctx, cluster: Arc<Cluster>) {
                 if b.run == cluster.run() {
                     heard_self = now;
                 }
+                cluster.note_stored(b.stored);
                 seen.insert(b.run, (now, b.node));
             }
         }

@@ -183,6 +183,9 @@ pub struct Cluster {
     status: watch::Sender<ClusterStatus>,
     /// Signalled on every (re)connection to NATS.
     reconnected: Arc<tokio::sync::Notify>,
+    /// The highest stream sequence known to be stored: from this node's acknowledgements
+    /// and the other nodes' heartbeats. A reader that stays behind it is stalled.
+    stored: AtomicU64,
 }
 
 impl Cluster {
@@ -308,6 +311,7 @@ impl Cluster {
             run_names: Mutex::new(HashMap::new()),
             status,
             reconnected,
+            stored: AtomicU64::new(info.state.last_sequence),
         }))
     }
 
@@ -324,6 +328,7 @@ impl Cluster {
     /// The current figures (membership, stream position).
     pub fn status(&self) -> ClusterStatus {
         let mut s = self.status.borrow().clone();
+        s.stream_last = s.stream_last.max(self.stored());
         s.connected = self.client.connection_state() == async_nats::connection::State::Connected;
         s.lag = s.lag();
         s
@@ -558,7 +563,10 @@ impl Cluster {
             // The acknowledgement of a message stored just before its deadline is still
             // waited for: only a message NATS stored too late is given up.
             match tokio::time::timeout(try_for + ACK_GRACE, send).await {
-                Ok(Ok(_)) => return Ok(()),
+                Ok(Ok(ack)) => {
+                    self.note_stored(ack.sequence);
+                    return Ok(());
+                }
                 Ok(Err(e)) => {
                     error = match e.kind() {
                         PublishErrorKind::TimedOut => ClusterError::Timeout,
@@ -582,6 +590,16 @@ impl Cluster {
         if let Some(tx) = waiter.and_then(|w| w.tx) {
             let _ = tx.send(applied());
         }
+    }
+
+    /// Notes that the stream holds at least `seq` events.
+    fn note_stored(&self, seq: u64) {
+        self.stored.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// The highest stream sequence known to be stored.
+    fn stored(&self) -> u64 {
+        self.stored.load(Ordering::Relaxed)
     }
 
     /// Takes the waiter of a request of ours, if it is still there.
