@@ -287,15 +287,7 @@ fn one_variant(
         ..Default::default()
     };
     let stall = Duration::from_secs(o.stall_secs);
-    let fanout = |clients, messages, transport| Talk {
-        rooms: 1,
-        clients,
-        senders_per_room: o.fanout_senders,
-        messages,
-        rate: o.rate,
-        transport,
-        stall,
-    };
+    let fanout = |clients, messages, transport| fanout_talk(o, clients, messages, transport);
     match s {
         "fanout" => talk(
             rt,
@@ -510,16 +502,22 @@ fn connect(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record)
     }
 }
 
-fn history(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record) {
-    let spec = Talk {
+/// The fan-out load: one room, `clients` clients, `--fanout-senders` of them sending
+/// `messages` each (the `fanout`, `history`, `ws-fanout` and `cluster` scenarios).
+fn fanout_talk(o: &Opts, clients: usize, messages: usize, transport: Transport) -> Talk {
+    Talk {
         rooms: 1,
-        clients: o.fanout_clients,
+        clients,
         senders_per_room: o.fanout_senders,
-        messages: o.fanout_messages,
+        messages,
         rate: o.rate,
-        transport: Transport::Tcp,
+        transport,
         stall: Duration::from_secs(o.stall_secs),
-    };
+    }
+}
+
+fn history(rt: &tokio::runtime::Runtime, o: &Opts, t: &Target, rec: &mut Record) {
+    let spec = fanout_talk(o, o.fanout_clients, o.fanout_messages, Transport::Tcp);
     let q = sys::Quiet::now(&[t.pid, std::process::id()]);
     match rt.block_on(scenarios::history(&t.addr, &spec, o.history_seed)) {
         Ok(h) => {

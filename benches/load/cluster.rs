@@ -24,7 +24,6 @@ use nats_support::nats_server_path;
 use crate::conn::Transport;
 use crate::report::Record;
 use crate::target::{LinechatOpts, Target};
-use crate::traffic::Talk;
 use crate::{Opts, sys};
 
 /// The node counts measured, and the nodes' names.
@@ -78,15 +77,7 @@ fn measure(
         .map(|name| Target::start_linechat_node(lo, &nats.url, name))
         .collect::<Result<Vec<Target>, String>>()?;
     std::thread::sleep(Duration::from_millis(300));
-    let spec = Talk {
-        rooms: 1,
-        clients: o.fanout_clients,
-        senders_per_room: o.fanout_senders,
-        messages: o.fanout_messages,
-        rate: o.rate,
-        transport: Transport::Tcp,
-        stall: Duration::from_secs(o.stall_secs),
-    };
+    let spec = crate::fanout_talk(o, o.fanout_clients, o.fanout_messages, Transport::Tcp);
     let addrs: Vec<String> = nodes.iter().map(|t| t.addr.clone()).collect();
     let servers: Vec<&Target> = nodes.iter().collect();
     let (checked, apart) = crate::talk_on(rt, o, &servers, &[nats.pid], &addrs, &spec, rec);
