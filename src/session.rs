@@ -427,11 +427,6 @@ pub async fn serve<L, W, F>(
                 .await
             {
                 tracing::warn!(%peer, error = %e, "connection refused: the network is unavailable");
-                // It may still arrive in the stream: make sure it leaves again.
-                cluster.submit_eventually(Op::Disconnect {
-                    id,
-                    reason: "Network unavailable".into(),
-                });
                 outbox.send_final(line("", "ERROR", &[], Some(&format!("Closing link: {e}"))));
                 drop(outbox);
                 let _ = tokio::time::timeout(CLOSE_FLUSH, writer).await;

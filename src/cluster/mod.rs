@@ -16,13 +16,14 @@
 
 mod applier;
 mod liveness;
+mod publish;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage, stream};
+use async_nats::jetstream::{self, stream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, watch};
 
@@ -34,15 +35,7 @@ use crate::state::{ClientId, Op, Outcome, RoomError};
 
 pub use applier::spawn_applier;
 pub use liveness::spawn_liveness;
-
-/// How long a change waits for a lost NATS connection to come back before failing.
-const DISCONNECTED_GRACE: Duration = Duration::from_secs(3);
-/// How long one publish attempt counts (its envelope's deadline).
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a stored change may take to come back through this node's stream reader.
-const APPLY_PATIENCE: Duration = Duration::from_secs(120);
-/// How much longer than its deadline an attempt waits for its acknowledgement.
-const ACK_GRACE: Duration = Duration::from_secs(1);
+use publish::{ATTEMPT_TIMEOUT, Waiter};
 
 /// Why a change could not be confirmed; the client is told (FAIL).
 #[derive(Debug, thiserror::Error)]
@@ -103,18 +96,6 @@ struct Envelope {
     event: Event,
 }
 
-/// [`Envelope`] as published, borrowing its event (an attempt is serialised afresh).
-#[derive(Serialize)]
-struct EnvelopeRef<'a> {
-    node: String,
-    run: u64,
-    req: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deadline: Option<i64>,
-    /// The [`Event`], serialised once for every attempt.
-    event: &'a serde_json::Value,
-}
-
 /// What the node that published an event learns once the stream brought it back.
 enum Applied {
     /// What the change did, and the lines it queued for the requesting client when that
@@ -150,19 +131,6 @@ impl ClusterStatus {
     pub fn lag(&self) -> u64 {
         self.stream_last.saturating_sub(self.applied)
     }
-}
-
-/// A request of this node whose event has not come back from the stream yet.
-pub(crate) struct Waiter {
-    /// Where the outcome goes; `None` for a room message its session does not wait for
-    /// (see [`Cluster::send_room_line_pipelined`]).
-    tx: Option<oneshot::Sender<Applied>>,
-    /// The requesting client's outbox identity when its line is labeled
-    /// ([`crate::reply`]): the replies the change causes are captured for the label.
-    labeled: Option<usize>,
-    /// Counts a pipelined room message in its session's messages in flight until it is
-    /// delivered here (or refused).
-    pub(crate) ticket: Option<crate::inflight::Ticket>,
 }
 
 /// This node's handle on the network.
@@ -335,9 +303,10 @@ impl Cluster {
     }
 
     /// Announces a new connection: its queue waits here until the stream brings the
-    /// [`Op::Connect`] back, then becomes the client's queue in the state.
+    /// [`Op::Connect`] back, then becomes the client's queue in the state. On failure the
+    /// announcement may still be stored late, so its departure is announced too.
     pub async fn connect_client(
-        &self,
+        self: &Arc<Self>,
         id: ClientId,
         host: String,
         outbox: Outbox,
@@ -350,6 +319,12 @@ impl Cluster {
         };
         let result = self.submit(op, None).await.map(|_| ());
         self.lock_outboxes().remove(&id);
+        if result.is_err() {
+            self.submit_eventually(Op::Disconnect {
+                id,
+                reason: "Network unavailable".into(),
+            });
+        }
         result
     }
 
@@ -468,130 +443,6 @@ impl Cluster {
         }
     }
 
-    async fn publish(&self, event: Event, labeled: Option<usize>) -> Result<Applied, ClusterError> {
-        let req = self.next_req.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = oneshot::channel();
-        let waiter = Waiter {
-            tx: Some(tx),
-            labeled,
-            ticket: None,
-        };
-        self.lock_pending().insert(req, waiter);
-        let event = serde_json::to_value(&event).expect("events serialise");
-        let payload = |deadline| self.envelope(req, &event, deadline);
-        if let Err(e) = self.publish_payload(req, payload, true).await {
-            self.lock_pending().remove(&req);
-            return Err(e);
-        }
-        // Stored: it will take effect everywhere, and the applier brings it back here in
-        // stream order. Waited for as long as that takes (a NATS restart makes the reader
-        // start afresh); only a reader stalled for minutes gives up, without claiming
-        // the change failed.
-        match tokio::time::timeout(APPLY_PATIENCE, rx).await {
-            Ok(Ok(applied)) => Ok(applied),
-            _ => {
-                self.lock_pending().remove(&req);
-                tracing::error!(req, "cluster: a stored change was not applied here in time");
-                Err(ClusterError::Stalled)
-            }
-        }
-    }
-
-    fn envelope(&self, req: u64, event: &serde_json::Value, deadline: Option<i64>) -> bytes::Bytes {
-        let envelope = EnvelopeRef {
-            node: self.settings.node_name.clone(),
-            run: self.run,
-            req,
-            deadline,
-            event,
-        };
-        serde_json::to_vec(&envelope)
-            .expect("events serialise")
-            .into()
-    }
-
-    /// Publishes and waits for JetStream's acknowledgement (stored on the replicas),
-    /// trying again for up to the ack timeout: a NATS server lost from a cluster of them
-    /// (the client fails over within moments) or a stream electing a new leader (no
-    /// stream, or no answer, for some seconds) delays a change rather than failing it.
-    /// Cut off from NATS for [`DISCONNECTED_GRACE`], it fails.
-    ///
-    /// Each attempt is a new message whose envelope says until when it counts (`payload`
-    /// gets that deadline, Unix ms, when `expiring`): an attempt NATS stores too late (it
-    /// sat in the client's buffer through an outage) is ignored by every node, and one
-    /// stored twice is applied once (the applier knows each request's number). So once
-    /// this says it failed, nothing it sent takes effect later.
-    async fn publish_payload(
-        &self,
-        req: u64,
-        payload: impl Fn(Option<i64>) -> bytes::Bytes,
-        expiring: bool,
-    ) -> Result<(), ClusterError> {
-        let budget = self.settings.ack_timeout;
-        let started = std::time::Instant::now();
-        let mut error = ClusterError::Unavailable;
-        for attempt in 0u32.. {
-            let left = budget.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                return Err(error);
-            }
-            let connected = async {
-                while self.client.connection_state() != async_nats::connection::State::Connected {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            };
-            if tokio::time::timeout(left.min(DISCONNECTED_GRACE), connected)
-                .await
-                .is_err()
-            {
-                return Err(ClusterError::Unavailable);
-            }
-            let try_for = budget
-                .saturating_sub(started.elapsed())
-                .min(ATTEMPT_TIMEOUT);
-            let deadline = expiring
-                .then(|| chrono::Utc::now().timestamp_millis() + try_for.as_millis() as i64);
-            let message = PublishMessage::build()
-                .payload(payload(deadline))
-                .message_id(format!("{:x}-{req}-{attempt}", self.run));
-            let send = async {
-                self.js
-                    .send_publish(self.subject.clone(), message)
-                    .await?
-                    .await
-            };
-            // The acknowledgement of a message stored just before its deadline is still
-            // waited for: only a message NATS stored too late is given up.
-            match tokio::time::timeout(try_for + ACK_GRACE, send).await {
-                Ok(Ok(ack)) => {
-                    self.note_stored(ack.sequence);
-                    return Ok(());
-                }
-                Ok(Err(e)) => {
-                    error = match e.kind() {
-                        PublishErrorKind::TimedOut => ClusterError::Timeout,
-                        _ => ClusterError::Unavailable,
-                    };
-                    tracing::debug!(error = %e, "cluster: publish not acknowledged; trying again");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(_) => error = ClusterError::Timeout,
-            }
-        }
-        Err(error)
-    }
-
-    /// Hands an applied event's result to the request waiting for it, if it is ours.
-    fn answer(&self, run: u64, req: u64, applied: impl FnOnce() -> Applied) {
-        if run != self.run {
-            return;
-        }
-        let waiter = self.lock_pending().remove(&req);
-        if let Some(tx) = waiter.and_then(|w| w.tx) {
-            let _ = tx.send(applied());
-        }
-    }
-
     /// Notes that the stream holds at least `seq` events.
     fn note_stored(&self, seq: u64) {
         self.stored.fetch_max(seq, Ordering::Relaxed);
@@ -600,23 +451,6 @@ impl Cluster {
     /// The highest stream sequence known to be stored.
     fn stored(&self) -> u64 {
         self.stored.load(Ordering::Relaxed)
-    }
-
-    /// Takes the waiter of a request of ours, if it is still there.
-    fn take_waiter(&self, run: u64, req: u64) -> Option<Waiter> {
-        if run != self.run {
-            return None;
-        }
-        self.lock_pending().remove(&req)
-    }
-
-    /// Whether a request of ours is still waited for: `Some` with the labeled client's
-    /// outbox identity, if its line was labeled.
-    fn awaited(&self, run: u64, req: u64) -> Option<Option<usize>> {
-        if run != self.run {
-            return None;
-        }
-        self.lock_pending().get(&req).map(|w| w.labeled)
     }
 
     fn take_outbox(&self, id: ClientId) -> Option<Outbox> {
@@ -641,10 +475,6 @@ impl Cluster {
             .filter(|(run, name)| **run != self.run && **name == self.settings.node_name)
             .map(|(run, _)| *run)
             .collect()
-    }
-
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waiter>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn lock_outboxes(&self) -> std::sync::MutexGuard<'_, HashMap<ClientId, Outbox>> {

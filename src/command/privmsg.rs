@@ -103,18 +103,19 @@ impl Privmsg {
             .with_msgid(ephemeral_msgid())
             .with_client_tags(self.client_tags.clone())
             .from_bot(bot);
+        let echo = s.caps.has(Cap::EchoMessage).then(|| relay.clone());
         let op = Op::ToRank {
             room,
             voiced: rank == "+",
-            relay: relay.clone(),
+            relay,
             except: s.id,
         };
         if s.change(op).await.is_none() {
             return;
         }
         crate::metrics::get().messages_relayed.inc();
-        if s.caps.has(Cap::EchoMessage) {
-            s.send(relay.for_caps(s.caps));
+        if let Some(echo) = echo {
+            s.send(echo.for_caps(s.caps));
         }
     }
 
@@ -263,9 +264,10 @@ impl Privmsg {
             .with_msgid(ephemeral_msgid())
             .with_client_tags(self.client_tags.clone())
             .from_bot(bot);
+        let echo = s.caps.has(Cap::EchoMessage).then(|| relay.clone());
         let op = Op::ToNick {
             nick: nick.clone(),
-            relay: relay.clone(),
+            relay,
             needs: None,
         };
         let Some(Outcome::ToNick(result)) = s.change(op).await else {
@@ -274,8 +276,8 @@ impl Privmsg {
         match result {
             Ok(away) => {
                 crate::metrics::get().messages_relayed.inc();
-                if s.caps.has(Cap::EchoMessage) {
-                    s.send(relay.for_caps(s.caps));
+                if let Some(echo) = echo {
+                    s.send(echo.for_caps(s.caps));
                 }
                 if let Some(away) = away
                     && !self.is_notice()

@@ -30,42 +30,45 @@ impl Tagmsg {
         let prefix = s.prefix();
         let bot = s.bot;
         s.charge_targets(self.targets.len());
+        let echoes = s.caps.has(Cap::EchoMessage) && s.caps.has(Cap::MessageTags);
         for target in &self.targets {
             let to_room = target.starts_with('#') || s.ctx.state.find_nick(target).is_none();
-            let relay = if to_room {
+            let echo = if to_room {
                 let Some(room) = super::speakable_room(s, &prefix, target, false) else {
                     continue;
                 };
                 let relay = self.relay(&prefix, &room, bot);
+                let echo = echoes.then(|| relay.clone());
                 let op = Op::ToRoom {
                     room,
-                    relay: relay.clone(),
+                    relay,
                     except: s.id,
                     needs: Some(Cap::MessageTags),
                 };
                 if s.change(op).await.is_none() {
                     continue;
                 }
-                relay
+                echo
             } else {
                 let Some(nick) = s.ctx.state.nick_display(target) else {
                     s.numeric("401", &[target], "No such nick or room");
                     continue;
                 };
                 let relay = self.relay(&prefix, &nick, bot);
+                let echo = echoes.then(|| relay.clone());
                 let op = Op::ToNick {
                     nick,
-                    relay: relay.clone(),
+                    relay,
                     needs: Some(Cap::MessageTags),
                 };
                 if s.change(op).await.is_none() {
                     continue;
                 }
-                relay
+                echo
             };
             crate::metrics::get().messages_relayed.inc();
-            if s.caps.has(Cap::EchoMessage) && s.caps.has(Cap::MessageTags) {
-                s.send(relay.for_caps(s.caps));
+            if let Some(echo) = echo {
+                s.send(echo.for_caps(s.caps));
             }
         }
         Flow::Continue

@@ -214,8 +214,14 @@ impl Inner {
         Some((id, c))
     }
 
-    fn registered_count(&self) -> usize {
-        self.clients.values().filter(|c| c.registered).count()
+    /// Registered clients in the network, and those of this node's run, in one pass.
+    fn registered_counts(&self) -> (usize, usize) {
+        self.clients
+            .iter()
+            .filter(|(_, c)| c.registered)
+            .fold((0, 0), |(all, here), (id, _)| {
+                (all + 1, here + usize::from(run_of(*id) == self.run))
+            })
     }
 }
 
@@ -328,14 +334,8 @@ impl State {
             c.realname = realname;
             c.registered = true;
         }
-        let count = inner.registered_count();
+        let (count, local) = inner.registered_counts();
         inner.max_users = inner.max_users.max(count);
-        let run = inner.run;
-        let local = inner
-            .clients
-            .iter()
-            .filter(|(id, c)| c.registered && run_of(**id) == run)
-            .count();
         inner.max_local = inner.max_local.max(local);
         if let Some(c) = inner.clients.get(&id)
             && let Some(nick) = &c.nick
